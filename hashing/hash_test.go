@@ -1,0 +1,110 @@
+package hashing
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestHashStringRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, h := range []Hash{0, 1, 0xdeadbeefcafef00d, ^Hash(0)} {
+		got, err := ParseHash(h.String())
+		if err != nil || got != h {
+			t.Errorf("ParseHash(%q) = %v, %v; want %v", h.String(), got, err, h)
+		}
+	}
+	for _, bad := range []string{"", "123", "zzzzzzzzzzzzzzzz", "0123456789abcdef0"} {
+		if _, err := ParseHash(bad); err == nil {
+			t.Errorf("ParseHash(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestHashDistance(t *testing.T) {
+	t.Parallel()
+	if d := Hash(0).Distance(^Hash(0)); d != 64 {
+		t.Errorf("distance of complements = %d, want 64", d)
+	}
+	if d := Hash(0b1011).Distance(0b0001); d != 2 {
+		t.Errorf("distance = %d, want 2", d)
+	}
+}
+
+func sampleFingerprint() *Fingerprint {
+	return &Fingerprint{Version: FormatVersion, LowDetail: true, Views: []View{
+		{Variant{Region: Full}, Hashes{1, 2, 3}},
+		{Variant{Orientation: Rot90, Angle: -15, Region: Region{10, 20, 60, 70}}, Hashes{^Hash(0), 0x8000000000000000, 42}},
+	}}
+}
+
+func TestFingerprintRoundTrip(t *testing.T) {
+	t.Parallel()
+	fp := sampleFingerprint()
+	b, err := fp.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 5 + 2*viewSize; len(b) != want {
+		t.Errorf("binary form is %d bytes, want %d", len(b), want)
+	}
+	var got Fingerprint
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(fp, &got); diff != "" {
+		t.Errorf("binary round trip (-want +got):\n%s", diff)
+	}
+	parsed, err := ParseFingerprint(fp.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(fp, parsed); diff != "" {
+		t.Errorf("text round trip (-want +got):\n%s", diff)
+	}
+}
+
+// TestFingerprintTextGolden pins the text form: a change to it breaks every stored
+// fingerprint, so it must come with a new FormatVersion.
+func TestFingerprintTextGolden(t *testing.T) {
+	t.Parallel()
+	const want = "afp1.QUYBAQIAAAAAZGQAAAAAAAAAAQAAAAAAAAACAAAAAAAAAAMF8QoUPEb__________4AAAAAAAAAAAAAAAAAAACo"
+	if got := sampleFingerprint().String(); got != want {
+		t.Errorf("text form changed:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestFingerprintMalformed(t *testing.T) {
+	t.Parallel()
+	good, _ := sampleFingerprint().MarshalBinary()
+	mutate := func(f func(b []byte) []byte) []byte {
+		b := append([]byte(nil), good...)
+		return f(b)
+	}
+	cases := map[string][]byte{
+		"empty":          nil,
+		"magic":          mutate(func(b []byte) []byte { b[0] = 'X'; return b }),
+		"version":        mutate(func(b []byte) []byte { b[2] = 9; return b }),
+		"flags":          mutate(func(b []byte) []byte { b[3] = 0x80; return b }),
+		"zero views":     mutate(func(b []byte) []byte { b[4] = 0; return b[:5] }),
+		"short":          good[:len(good)-1],
+		"long":           append(append([]byte(nil), good...), 0),
+		"orientation":    mutate(func(b []byte) []byte { b[5] = 8; return b }),
+		"region outside": mutate(func(b []byte) []byte { b[5+viewSize+2] = 90; return b }),
+		"huge count":     mutate(func(b []byte) []byte { return append(b[:4], 0xff, 0xff, 0x03) }),
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			var fp Fingerprint
+			if err := fp.UnmarshalBinary(b); !errors.Is(err, ErrBadFingerprint) {
+				t.Errorf("UnmarshalBinary = %v, want ErrBadFingerprint", err)
+			}
+		})
+	}
+	for _, s := range []string{"", "afp1.", "afp2.QUYB", "afp1.!!!"} {
+		if _, err := ParseFingerprint(s); !errors.Is(err, ErrBadFingerprint) {
+			t.Errorf("ParseFingerprint(%q) = %v, want ErrBadFingerprint", s, err)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package hashing
+
+import "fmt"
+
+// Weights and thresholds of the match score. A pair of views is compared by a weighted
+// Hamming distance over its three hashes, scaled to [0, 1]; the score is 1 at identical
+// hashes and 0 at half the bits apart (what two unrelated pictures average).
+type Thresholds struct {
+	// Match is the lowest score at which a reference counts as a match. Calibrated by
+	// `aura eval` for the per-pair false-positive rate in MatchFPR.
+	Match float64 `json:"match"`
+	// LowDetail is the lowest score at which a low-detail picture matches.
+	LowDetail float64 `json:"low_detail"`
+	// Forgery is the score at or above which a match of the whole picture (no crop, turn or
+	// rotation) is a near-identical copy rather than a derivative.
+	Forgery float64 `json:"forgery"`
+	// MatchFPR is the per-pair false-positive rate Match was chosen for (documentation).
+	MatchFPR float64 `json:"match_fpr"`
+}
+
+// DefaultThresholds are the shipped thresholds; the README gives the calibration run.
+var DefaultThresholds = Thresholds{Match: 0.60, LowDetail: 0.80, Forgery: 0.85, MatchFPR: 1e-6}
+
+// weights of the perception, difference and average hash in the combined distance.
+var weights = [3]float64{2, 1, 1}
+
+// Score is the similarity of two hash sets in [0, 1].
+func Score(d Distances) float64 {
+	w := weights[0]*float64(d.P) + weights[1]*float64(d.D) + weights[2]*float64(d.A)
+	dist := w / (64 * (weights[0] + weights[1] + weights[2]))
+	return max(0, 1-2*dist)
+}
+
+// Match is the evidence for one query matching one reference.
+type Match struct {
+	// Score is the best score over all pairs of views, in [0, 1].
+	Score float64 `json:"score"`
+	// Distances are the per-hash Hamming distances of the best pair.
+	Distances Distances `json:"distances"`
+	// Upload is how the upload relates to the work: Orientation is how the upload was turned
+	// relative to the work (Mirror: the upload is the work mirrored), Region the part of the
+	// work the upload shows, Angle how far it was rotated.
+	Upload Variant `json:"variant"`
+}
+
+// Describe says in words what the match found, for evidence and logs.
+func (m Match) Describe() string {
+	return fmt.Sprintf("%s, score %.2f (pHash %d, dHash %d, aHash %d of 64 bits apart)", m.Upload, m.Score, m.Distances.P, m.Distances.D, m.Distances.A)
+}
+
+// Whole reports whether the match is of the whole picture, upright: no crop, turn or
+// rotation was needed.
+func (m Match) Whole() bool {
+	return m.Upload.Orientation == Identity && m.Upload.Angle == 0 && m.Upload.Region.IsFull()
+}
+
+// Compare returns the best pairing of the query's views with the reference's views. It does
+// not apply a threshold; see Thresholds.Accept.
+func Compare(query, ref *Fingerprint) Match {
+	best := Match{Score: -1}
+	for _, q := range query.Views {
+		for _, r := range ref.Views {
+			d := q.Hashes.Distance(r.Hashes)
+			if s := Score(d); s > best.Score {
+				best = Match{Score: s, Distances: d, Upload: Variant{
+					Orientation: q.Orientation.Inverse(),
+					Angle:       r.Angle,
+					Region:      r.Region,
+				}}
+			}
+		}
+	}
+	return best
+}
+
+// Accept reports whether a match is strong enough, given whether either picture is
+// low-detail.
+func (t Thresholds) Accept(m Match, lowDetail bool) bool { return t.Margin(m, lowDetail) >= 0 }
+
+// Margin is how far a match's score lies above the threshold that applies to it; negative
+// when it is below.
+func (t Thresholds) Margin(m Match, lowDetail bool) float64 {
+	if lowDetail {
+		return m.Score - t.LowDetail
+	}
+	return m.Score - t.Match
+}

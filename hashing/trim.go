@@ -1,0 +1,117 @@
+package hashing
+
+import "image"
+
+// Content-box detection. A line (row or column) is flat when nearly all of its pixels are
+// within flatTolerance of the line's median. Flat lines at the edges are borders, pads or
+// letterbox bars; a thin band of detail at an edge that is cut off from the rest by flat
+// lines (a caption strip on a pad, a browser's tab bar above a picture) is chrome.
+const (
+	flatTolerance = 12   // gray levels either side of the median
+	flatFraction  = 0.96 // share of a line's pixels that must be within tolerance
+	chromeMax     = 0.16 // widest edge band, as a share of the side, that may be chrome
+	chromeGapMin  = 0.02 // narrowest flat gap, as a share of the side, that sets chrome apart
+	minContent    = 0.10 // a box smaller than this share of a side is not trusted
+)
+
+// contentBox returns the rectangle of g that holds the picture, without uniform borders,
+// pads, letterbox bars and flat margins with chrome. It returns g's bounds when nothing is
+// to be trimmed or when what would be left is too small to trust (a flat picture).
+func contentBox(g *image.Gray) image.Rectangle {
+	full := g.Bounds()
+	r := full
+	for range 2 { // rows then columns, twice: each pass sees only the other's band
+		y0, y1 := trimLines(flatLines(g, r, true))
+		r.Min.Y, r.Max.Y = r.Min.Y+y0, r.Min.Y+y1
+		x0, x1 := trimLines(flatLines(g, r, false))
+		r.Min.X, r.Max.X = r.Min.X+x0, r.Min.X+x1
+		if r.Empty() {
+			return full
+		}
+	}
+	if float64(r.Dx()) < minContent*float64(full.Dx()) || float64(r.Dy()) < minContent*float64(full.Dy()) || r.Dx() < 8 || r.Dy() < 8 {
+		return full
+	}
+	return r
+}
+
+// flatLines reports, for each row (rows=true) or column of r, whether it is flat.
+func flatLines(g *image.Gray, r image.Rectangle, rows bool) []bool {
+	n, m := r.Dy(), r.Dx()
+	if !rows {
+		n, m = m, n
+	}
+	flat := make([]bool, n)
+	var hist [256]int32
+	px := func(i, j int) uint8 { // i: line, j: position along it
+		if rows {
+			return g.Pix[g.PixOffset(r.Min.X+j, r.Min.Y+i)]
+		}
+		return g.Pix[g.PixOffset(r.Min.X+i, r.Min.Y+j)]
+	}
+	for i := range n {
+		hist = [256]int32{}
+		for j := range m {
+			hist[px(i, j)]++
+		}
+		med, acc := 0, int32(0)
+		for v, c := range hist {
+			acc += c
+			if 2*acc >= int32(m) {
+				med = v
+				break
+			}
+		}
+		var near int32
+		for v := max(0, med-flatTolerance); v <= min(255, med+flatTolerance); v++ {
+			near += hist[v]
+		}
+		flat[i] = float64(near) >= flatFraction*float64(m)
+	}
+	return flat
+}
+
+// trimLines returns the half-open range of lines to keep: flat lines are peeled from both
+// ends, and so is a thin edge band of detail followed by a flat gap.
+func trimLines(flat []bool) (int, int) {
+	n := len(flat)
+	lo, hi := 0, n
+	maxBand := int(chromeMax * float64(n))
+	minGap := max(2, int(chromeGapMin*float64(n)))
+	// peel advances from the edge at i in direction d past flat lines and at most one
+	// chrome band, and returns the first line of content.
+	peel := func(i, d, stop int) int {
+		for i != stop && flat[i] {
+			i += d
+		}
+		// A chrome band: detail no wider than maxBand, then a flat gap of at least minGap.
+		j := i
+		for j != stop && !flat[j] && abs(j-i) <= maxBand {
+			j += d
+		}
+		if j == stop || abs(j-i) > maxBand {
+			return i
+		}
+		k := j
+		for k != stop && flat[k] {
+			k += d
+		}
+		if abs(k-j) < minGap || k == stop {
+			return i
+		}
+		return k
+	}
+	lo = peel(0, 1, n)
+	if lo == n {
+		return 0, n
+	}
+	hi = peel(n-1, -1, lo-1) + 1
+	return lo, hi
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,85 @@
+package hashing
+
+import (
+	"image"
+	"image/color"
+	"image/draw"
+	"testing"
+)
+
+func TestContentBox(t *testing.T) {
+	t.Parallel()
+	pic := texture(200, 150, 5)
+	screenshot := func() image.Image {
+		// A browser showing the picture: a chrome bar on top, a dark viewport around it.
+		m := image.NewRGBA(image.Rect(0, 0, 400, 330))
+		draw.Draw(m, m.Bounds(), image.NewUniform(color.RGBA{32, 33, 36, 255}), image.Point{}, draw.Src)
+		draw.Draw(m, image.Rect(0, 0, 400, 30), image.NewUniform(color.RGBA{222, 225, 230, 255}), image.Point{}, draw.Src)
+		draw.Draw(m, image.Rect(10, 5, 120, 25), image.NewUniform(color.RGBA{255, 255, 255, 255}), image.Point{}, draw.Src)
+		draw.Draw(m, image.Rect(100, 120, 300, 270), pic, image.Point{}, draw.Src)
+		return m
+	}()
+	cases := []struct {
+		name string
+		m    image.Image
+		want image.Rectangle // in the source's pixels
+	}{
+		{"plain", pic, pic.Bounds()},
+		{"white pad", pad(pic, 0.2, color.White), image.Rect(40, 30, 240, 180)},
+		{"black pad", pad(pic, 0.1, color.Black), image.Rect(20, 15, 220, 165)},
+		{"screenshot", screenshot, image.Rect(100, 120, 300, 270)},
+		{"flat", image.NewUniform(color.Gray{90}), image.Rect(0, 0, 0, 0)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.m
+			if c.name == "flat" {
+				m = image.NewGray(image.Rect(0, 0, 120, 80))
+			}
+			g := shrinkToGray(m, 1000) // no downscale: boxes in source pixels
+			got := contentBox(g)
+			want := c.want
+			if want.Empty() {
+				want = g.Bounds()
+			}
+			if !near(got, want, 2) {
+				t.Errorf("content box %v, want %v±2", got, want)
+			}
+		})
+	}
+}
+
+func near(a, b image.Rectangle, tol int) bool {
+	return abs(a.Min.X-b.Min.X) <= tol && abs(a.Min.Y-b.Min.Y) <= tol && abs(a.Max.X-b.Max.X) <= tol && abs(a.Max.Y-b.Max.Y) <= tol
+}
+
+func TestTrimLines(t *testing.T) {
+	t.Parallel()
+	f, d := true, false
+	line := func(parts ...any) []bool {
+		var out []bool
+		for i := 0; i < len(parts); i += 2 {
+			for range parts[i+1].(int) {
+				out = append(out, parts[i].(bool))
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		flat   []bool
+		lo, hi int
+	}{
+		{"all detail", line(d, 100), 0, 100},
+		{"all flat", line(f, 100), 0, 100},
+		{"pads", line(f, 10, d, 80, f, 10), 10, 90},
+		{"chrome", line(d, 8, f, 12, d, 70, f, 10), 20, 90},
+		{"wide band is content", line(d, 30, f, 5, d, 65), 0, 100},
+		{"narrow gap is content", line(d, 8, f, 1, d, 91), 0, 100},
+	}
+	for _, c := range cases {
+		if lo, hi := trimLines(c.flat); lo != c.lo || hi != c.hi {
+			t.Errorf("%s: [%d,%d), want [%d,%d)", c.name, lo, hi, c.lo, c.hi)
+		}
+	}
+}
