@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"image"
 	"image/color"
-	"image/jpeg"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
 
 	"golang.org/x/image/bmp"

@@ -108,8 +108,8 @@ func rotatedSource(g *image.Gray, deg float64) []float32 {
 			y := (float64(v)+0.5)/n*ih - ih/2
 			// Back into the source: rotate by +deg (image y points down, so anticlockwise on
 			// screen is clockwise in these coordinates).
-			sx := c*x-s*y + w/2 - 0.5
-			sy := s*x+c*y + h/2 - 0.5
+			sx := c*x - s*y + w/2 - 0.5
+			sy := s*x + c*y + h/2 - 0.5
 			big[v*n+u] = bilinear(g, sx, sy)
 		}
 	}
