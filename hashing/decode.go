@@ -30,10 +30,11 @@ var (
 )
 
 // Image is a decoded, normalised picture: 8-bit gray, turned upright by its EXIF orientation,
-// transparency flattened onto white, borders and letterbox bars trimmed, and at most
-// Config.WorkSize pixels on its longer side. Every hash is computed from it.
+// transparency flattened onto white, and at most Config.WorkSize pixels on its longer side,
+// with the box that holds the picture once borders, pads, letterbox bars and screenshot
+// chrome are trimmed. Every hash is computed from it.
 type Image struct {
-	// Gray is the normalised picture, origin at (0, 0).
+	// Gray is the normalised picture, origin at (0, 0), untrimmed.
 	Gray *image.Gray
 	// Format is the encoded format's name: "jpeg", "png", "gif", "webp", "bmp", "tiff".
 	Format string
@@ -43,8 +44,8 @@ type Image struct {
 	Decoder string
 	// Orientation is the EXIF orientation that was applied (Identity when there was none).
 	Orientation Orientation
-	// Content is the box that was kept, in the coordinates of the upright working image
-	// before trimming.
+	// Content is the part of Gray that holds the picture: Gray's bounds when there is
+	// nothing to trim.
 	Content image.Rectangle
 }
 
@@ -101,9 +102,8 @@ func (c Config) Decode(data []byte) (*Image, error) {
 		work = shrinkToGray(src, c.WorkSize)
 		img.Decoder = "go"
 	}
-	work = orient(work, img.Orientation)
-	img.Content = contentBox(work)
-	img.Gray = crop(work, img.Content)
+	img.Gray = orient(work, img.Orientation)
+	img.Content = contentBox(img.Gray)
 	return img, nil
 }
 
@@ -145,18 +145,6 @@ func decodeGo(data []byte) (m image.Image, err error) {
 		err = errors.New("empty image")
 	}
 	return m, err
-}
-
-// crop returns the part of g inside r as a new image with its origin at (0, 0).
-func crop(g *image.Gray, r image.Rectangle) *image.Gray {
-	if r == g.Bounds() && r.Min == (image.Point{}) {
-		return g
-	}
-	out := image.NewGray(image.Rect(0, 0, r.Dx(), r.Dy()))
-	for y := range r.Dy() {
-		copy(out.Pix[y*out.Stride:(y+1)*out.Stride], g.Pix[g.PixOffset(r.Min.X, r.Min.Y+y):])
-	}
-	return out
 }
 
 // JPEGDecoder names the JPEG decoder that Decode uses under c: "libturbojpeg (PATH)" when

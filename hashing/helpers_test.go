@@ -130,3 +130,19 @@ func encodeTIFF(t testing.TB, m image.Image) []byte {
 	}
 	return b.Bytes()
 }
+
+// viewCount is the number of views a fingerprint of img must have.
+func viewCount(img *Image, p Purpose) int {
+	n := 8 + len(QueryVariants)
+	if p == Reference {
+		n = 1 + len(ReferenceVariants)
+	}
+	if img.trimmed() {
+		if p == Reference {
+			n++
+		} else {
+			n += 8
+		}
+	}
+	return n
+}

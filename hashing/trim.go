@@ -10,7 +10,7 @@ const (
 	flatTolerance = 12   // gray levels either side of the median
 	flatFraction  = 0.96 // share of a line's pixels that must be within tolerance
 	chromeMax     = 0.16 // widest edge band, as a share of the side, that may be chrome
-	chromeGapMin  = 0.02 // narrowest flat gap, as a share of the side, that sets chrome apart
+	chromeGapMin  = 0.04 // narrowest flat gap, as a share of the side, that sets chrome apart
 	minContent    = 0.10 // a box smaller than this share of a side is not trusted
 )
 
@@ -21,9 +21,9 @@ func contentBox(g *image.Gray) image.Rectangle {
 	full := g.Bounds()
 	r := full
 	for range 2 { // rows then columns, twice: each pass sees only the other's band
-		y0, y1 := trimLines(flatLines(g, r, true))
+		y0, y1 := trimLines(flatLines(g, r, true), true)
 		r.Min.Y, r.Max.Y = r.Min.Y+y0, r.Min.Y+y1
-		x0, x1 := trimLines(flatLines(g, r, false))
+		x0, x1 := trimLines(flatLines(g, r, false), false)
 		r.Min.X, r.Max.X = r.Min.X+x0, r.Min.X+x1
 		if r.Empty() {
 			return full
@@ -72,34 +72,49 @@ func flatLines(g *image.Gray, r image.Rectangle, rows bool) []bool {
 }
 
 // trimLines returns the half-open range of lines to keep: flat lines are peeled from both
-// ends, and so is a thin edge band of detail followed by a flat gap.
-func trimLines(flat []bool) (int, int) {
+// ends and, for rows, so is a thin edge band of detail followed by a flat gap (window chrome
+// sits above and below a picture, seldom beside it).
+func trimLines(flat []bool, chrome bool) (int, int) {
 	n := len(flat)
 	lo, hi := 0, n
 	maxBand := int(chromeMax * float64(n))
 	minGap := max(2, int(chromeGapMin*float64(n)))
-	// peel advances from the edge at i in direction d past flat lines and at most one
-	// chrome band, and returns the first line of content.
+	// peel advances from the edge at i in direction d past flat lines and up to two chrome
+	// bands, and returns the first line of content. A chrome band is at most maxBand lines,
+	// which may include short flat runs, ended by a flat run of at least minGap lines.
 	peel := func(i, d, stop int) int {
-		for i != stop && flat[i] {
-			i += d
+		for range 3 {
+			if !chrome {
+				for i != stop && flat[i] {
+					i += d
+				}
+				return i
+			}
+			for i != stop && flat[i] {
+				i += d
+			}
+			end := -1
+			for j := i; j != stop && abs(j-i) <= maxBand; {
+				if !flat[j] {
+					j += d
+					continue
+				}
+				k := j
+				for k != stop && flat[k] {
+					k += d
+				}
+				if abs(k-j) >= minGap {
+					end = k
+					break
+				}
+				j = k
+			}
+			if end < 0 || end == stop {
+				return i
+			}
+			i = end
 		}
-		// A chrome band: detail no wider than maxBand, then a flat gap of at least minGap.
-		j := i
-		for j != stop && !flat[j] && abs(j-i) <= maxBand {
-			j += d
-		}
-		if j == stop || abs(j-i) > maxBand {
-			return i
-		}
-		k := j
-		for k != stop && flat[k] {
-			k += d
-		}
-		if abs(k-j) < minGap || k == stop {
-			return i
-		}
-		return k
+		return i
 	}
 	lo = peel(0, 1, n)
 	if lo == n {

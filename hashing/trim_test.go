@@ -74,12 +74,36 @@ func TestTrimLines(t *testing.T) {
 		{"all flat", line(f, 100), 0, 100},
 		{"pads", line(f, 10, d, 80, f, 10), 10, 90},
 		{"chrome", line(d, 8, f, 12, d, 70, f, 10), 20, 90},
+		{"short gap is content", line(d, 8, f, 3, d, 79, f, 10), 0, 90},
 		{"wide band is content", line(d, 30, f, 5, d, 65), 0, 100},
 		{"narrow gap is content", line(d, 8, f, 1, d, 91), 0, 100},
 	}
+	if lo, hi := trimLines(line(d, 8, f, 12, d, 70, f, 10), false); lo != 0 || hi != 90 {
+		t.Errorf("columns: [%d,%d), want chrome kept: [0,90)", lo, hi)
+	}
 	for _, c := range cases {
-		if lo, hi := trimLines(c.flat); lo != c.lo || hi != c.hi {
+		if lo, hi := trimLines(c.flat, true); lo != c.lo || hi != c.hi {
 			t.Errorf("%s: [%d,%d), want [%d,%d)", c.name, lo, hi, c.lo, c.hi)
 		}
+	}
+}
+
+func TestTrimLinesChromeWithGaps(t *testing.T) {
+	t.Parallel()
+	// Tab strip, a flat line, an address bar, then the viewport's flat gap and the picture.
+	var flat []bool
+	add := func(v bool, n int) {
+		for range n {
+			flat = append(flat, v)
+		}
+	}
+	add(false, 4)
+	add(true, 1)
+	add(false, 4)
+	add(true, 20)
+	add(false, 60)
+	add(true, 20)
+	if lo, hi := trimLines(flat, true); lo != 29 || hi != 89 {
+		t.Errorf("[%d,%d), want [29,89)", lo, hi)
 	}
 }

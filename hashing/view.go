@@ -42,6 +42,9 @@ func (r Region) valid() bool {
 // Variant says which view of a picture a set of hashes describes: a region of it, turned by
 // an angle and by one of the eight orientations, in that order.
 type Variant struct {
+	// Trimmed views are of the picture's content box (borders, pads and chrome trimmed)
+	// rather than of the whole picture; Region is then relative to the box.
+	Trimmed bool `json:"trimmed,omitempty"`
 	// Orientation is applied last.
 	Orientation Orientation `json:"orientation"`
 	// Angle is a rotation in whole degrees, anticlockwise, after which the largest upright
@@ -55,13 +58,16 @@ type Variant struct {
 // "mirror", "crop(10,10,80,80)", "rotate(15)+crop(0,0,80,80)".
 func (v Variant) String() string {
 	var parts []string
+	if v.Trimmed {
+		parts = append(parts, "trim")
+	}
 	if !v.Region.IsFull() {
 		parts = append(parts, fmt.Sprintf("crop(%d,%d,%d,%d)", v.Region.X, v.Region.Y, v.Region.W, v.Region.H))
 	}
 	if v.Angle != 0 {
 		parts = append(parts, fmt.Sprintf("rotate(%d)", v.Angle))
 	}
-	if v.Orientation != Identity || len(parts) == 0 {
+	if v.Orientation != Identity || len(parts) == 0 || (v.Trimmed && len(parts) == 1) {
 		parts = append(parts, v.Orientation.String())
 	}
 	return strings.Join(parts, "+")
@@ -77,14 +83,18 @@ type View struct {
 // resizes to this size, so handing it this size makes its resize a no-op.
 const hashSide = 64
 
-// viewSource is the 64×64 picture of one region (and angle) of a normalised image, before any
-// orientation.
-func viewSource(g *image.Gray, r Region, angle int8) []float32 {
-	b := g.Bounds()
-	if angle != 0 {
-		return rotatedSource(g, float64(angle))
+// viewSource is the 64×64 picture of one variant of a normalised image, before its
+// orientation is applied.
+func viewSource(img *Image, v Variant) []float32 {
+	g := img.Gray
+	if v.Trimmed {
+		g = g.SubImage(img.Content).(*image.Gray)
 	}
-	rr := r.rect(b.Dx(), b.Dy())
+	if v.Angle != 0 {
+		return rotatedSource(g, float64(v.Angle))
+	}
+	b := g.Bounds()
+	rr := v.Region.rect(b.Dx(), b.Dy()).Add(b.Min)
 	return resample(grayRegionReader(g, rr), rr.Dx(), rr.Dy(), hashSide, hashSide)
 }
 
@@ -124,7 +134,8 @@ func bilinear(g *image.Gray, x, y float64) float32 {
 	x0, y0 := int(x), int(y)
 	x1, y1 := min(x0+1, w-1), min(y0+1, h-1)
 	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
-	p := func(x, y int) float32 { return float32(g.Pix[y*g.Stride+x]) }
+	o := g.Bounds().Min
+	p := func(x, y int) float32 { return float32(g.Pix[g.PixOffset(o.X+x, o.Y+y)]) }
 	top := p(x0, y0)*(1-fx) + p(x1, y0)*fx
 	bot := p(x0, y1)*(1-fx) + p(x1, y1)*fx
 	return top*(1-fy) + bot*fy
