@@ -12,7 +12,6 @@
 // reported. All randomness (crop offset, noise, logo corner and shape, caption and watermark
 // text) comes from the *rand.Rand the caller passes, so a seed reproduces a copy byte for byte.
 
-
 // # The benchmark
 //
 // Run registers Config.Originals photos of the development corpus (fixtures/build-corpus.sh)
