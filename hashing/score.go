@@ -19,7 +19,7 @@ type Thresholds struct {
 }
 
 // DefaultThresholds are the shipped thresholds; the README gives the calibration run.
-var DefaultThresholds = Thresholds{Match: 0.72, LowDetail: 0.80, Forgery: 0.85, MatchFPR: 1e-6}
+var DefaultThresholds = Thresholds{Match: 0.76, LowDetail: 0.80, Forgery: 0.85, MatchFPR: 1e-6}
 
 // weights of the perception, difference and average hash in the combined distance.
 var weights = [3]float64{2, 1, 1}
