@@ -1,0 +1,460 @@
+package index
+
+import (
+	"cmp"
+	"math/bits"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aura-art/aura/hashing"
+)
+
+// Matcher is the in-memory replica of the registry that every worker holds: the fingerprints
+// of the enabled works, indexed for Hamming search, so that a lookup costs no round trip to
+// the store. Run loads it from a Store and keeps it current from the change feed; Put, Remove
+// and Apply change it directly (the registry applies its own writes at once, and the feed
+// re-applies them later, idempotently).
+//
+// Lookups are exact: they return exactly the works a linear scan calling hashing.Compare on
+// every enabled work and filtering with Thresholds.Accept would return, in the same order. The
+// index is a multi-index over the perception hashes of all the works' views (see mih.go),
+// searched at radius hashing.MaxPDistance, which Compare itself uses to skip pairs of views;
+// when it does not gate (64 or more), lookups scan every work.
+//
+// A Matcher is safe for concurrent use. Lookups read an immutable snapshot and never wait for
+// writers; writers (Put, Remove, Apply, Run) are serialised, and a change is visible to the
+// lookups that start after the call that made it returns. Large rebuilds run while lookups
+// continue on the previous snapshot. The zero value is not usable; call NewMatcher.
+type Matcher struct {
+	snap atomic.Pointer[snapshot]
+
+	mu      sync.Mutex // serialises writers; guards st and running
+	st      *state
+	running bool           // Run is active: base merges run in the background
+	merges  sync.WaitGroup // background merges, waited for by Run
+
+	cfg layout // tier sizes and chunking; tests change it
+
+	seq       atomic.Uint64
+	appliedAt atomic.Int64 // unix nanoseconds
+	changeAt  atomic.Int64
+
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	scratch chan *lookupScratch // reusable lookup buffers, a few per core
+}
+
+// layout sets the sizes of the tiers (see matcher_state.go) and how segments are indexed.
+type layout struct {
+	tailMax     int   // works in the tail before it is merged into the mid segment
+	midMax      int   // works in the mid segment before it is merged into the base
+	minIndexed  int   // views under which a segment is scanned rather than indexed
+	widths      []int // chunk widths of every index; nil: chosen by the cost model
+	maxPartBits int   // when positive, caps the partial hash bits of a posting (tests)
+	forceIndex  bool  // search indexed segments through their index even when a scan is cheaper (tests)
+}
+
+// defaultLayout: a tail of 256 works costs a lookup about 17×256×14 comparisons; a mid
+// segment of 32Ki works is rebuilt in tens of milliseconds.
+var defaultLayout = layout{tailMax: 256, midMax: 32 << 10, minIndexed: 4096}
+
+// NewMatcher returns an empty matcher. Feed it with Run, or with Put, Remove and Apply.
+func NewMatcher() *Matcher {
+	m := &Matcher{
+		st:      newState(),
+		cfg:     defaultLayout,
+		ready:   make(chan struct{}),
+		scratch: make(chan *lookupScratch, 2*runtime.GOMAXPROCS(0)),
+	}
+	m.snap.Store(m.st.snapshot())
+	return m
+}
+
+// Candidate is a registered work that a lookup accepted, with its evidence.
+type Candidate struct {
+	WorkID    string
+	CreatorID string
+	// Match is hashing.Compare's best pairing of the query's views with the work's.
+	Match hashing.Match
+	// LowDetail reports whether the stricter low-detail threshold applied: the query or the
+	// work is low-detail.
+	LowDetail bool
+}
+
+// MatcherStats describe a matcher, for metrics.
+type MatcherStats struct {
+	// Works is the number of enabled works held (Len), Views the number of their views.
+	Works, Views int
+	// Bytes approximates the memory the replica holds: hashes, ids, index and bookkeeping,
+	// including removed works not yet compacted away, but not the buffers of running lookups
+	// (about 4 bytes a work each, a few per core).
+	Bytes int64
+	// Segments is the number of parts a lookup searches (1 to 4).
+	Segments int
+	// Seq is the last change applied (Seq()). AppliedAt is when it was applied and ChangeAt
+	// when it was made in the store (Change.At); both are zero until a change is applied.
+	// AppliedAt - ChangeAt is the feed lag of the last change.
+	Seq       uint64
+	AppliedAt time.Time
+	ChangeAt  time.Time
+}
+
+// Put inserts or replaces a work. A replaced work's old views stop matching in the same
+// step. A disabled entry, or one without fingerprint views, is not held: Put then only removes
+// the work. Put takes about a microsecond, plus a rebuild of the mid segment (tens of
+// milliseconds) every few hundred works; it never blocks lookups.
+func (m *Matcher) Put(e MatchEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.putLocked(e)
+	m.settleLocked()
+}
+
+// Remove removes a work; an unknown id is ignored.
+func (m *Matcher) Remove(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.st.remove(id) {
+		m.settleLocked()
+	}
+}
+
+// Apply applies a change of the store's feed: put and enable (re)insert the work with the
+// change's entry, disable and delete remove it (a disabled work is not held; its enable
+// change carries the fingerprint again). Unknown operations are ignored. Seq() becomes c.Seq
+// if that is later.
+func (m *Matcher) Apply(c Change) {
+	m.applyBatch([]Change{c})
+}
+
+// applyBatch applies changes in order, as Apply does, and publishes them to lookups at once,
+// which is cheaper than one Apply a change.
+func (m *Matcher) applyBatch(cs []Change) {
+	if len(cs) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range cs {
+		switch c.Op {
+		case OpPut, OpEnable:
+			m.putLocked(c.Entry())
+		case OpDisable, OpDelete:
+			m.st.remove(c.WorkID)
+		}
+	}
+	m.settleLocked()
+	last := cs[len(cs)-1]
+	for {
+		cur := m.seq.Load()
+		if last.Seq <= cur || m.seq.CompareAndSwap(cur, last.Seq) {
+			break
+		}
+	}
+	m.changeAt.Store(last.At.UnixNano())
+	m.appliedAt.Store(time.Now().UnixNano())
+}
+
+func (m *Matcher) putLocked(e MatchEntry) {
+	st := m.st
+	st.remove(e.ID)
+	if !matchable(e) {
+		return
+	}
+	st.appendEntry(e)
+	if st.tail.len() >= m.cfg.tailMax {
+		m.compactTailLocked()
+	}
+}
+
+// settleLocked publishes the writer's state to lookups.
+func (m *Matcher) settleLocked() { m.snap.Store(m.st.snapshot()) }
+
+// compactTailLocked rebuilds the mid segment with the tail's works, and starts merging it
+// into the base when it is full.
+func (m *Matcher) compactTailLocked() {
+	st := m.st
+	mid, dropped := rebuild([]*segment{st.mid, st.tail}, st.dead.has, planningRadius(), m.cfg)
+	st.mid, st.tail = mid, newSegment()
+	st.free = append(st.free, dropped...)
+	if st.mid.len() >= m.cfg.midMax && !st.merging {
+		m.startMergeLocked()
+	}
+}
+
+// mergeJob merges the frozen mid segment into the base.
+type mergeJob struct {
+	st           *state
+	base, frozen *segment
+	dead         deadSet
+	r            int
+	cfg          layout
+}
+
+func (j *mergeJob) run() (*segment, []uint32) {
+	return rebuild([]*segment{j.base, j.frozen}, j.dead.has, j.r, j.cfg)
+}
+
+// startMergeLocked freezes the mid segment and merges it into the base: in the background
+// while Run is active (Run waits for it before it returns), at once otherwise.
+func (m *Matcher) startMergeLocked() {
+	st := m.st
+	j := &mergeJob{st: st, base: st.base, frozen: st.mid, dead: st.dead.freeze(), r: planningRadius(), cfg: m.cfg}
+	st.frozen, st.mid, st.merging = st.mid, nil, true
+	if !m.running {
+		m.installMergeLocked(j.run())
+		return
+	}
+	m.merges.Add(1)
+	go func() {
+		defer m.merges.Done()
+		base, dropped := j.run()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.st != j.st || j.st.base != j.base || j.st.frozen != j.frozen {
+			return // the matcher was reloaded meanwhile
+		}
+		m.installMergeLocked(base, dropped)
+		m.settleLocked()
+	}()
+}
+
+func (m *Matcher) installMergeLocked(base *segment, dropped []uint32) {
+	st := m.st
+	st.base, st.frozen, st.merging = base, nil, false
+	st.free = append(st.free, dropped...)
+}
+
+// Len returns the number of enabled works the matcher holds.
+func (m *Matcher) Len() int { return m.snap.Load().live }
+
+// Seq returns the Seq of the last change applied (by Apply or Run), or the last Seq a load
+// reflected; 0 before either.
+func (m *Matcher) Seq() uint64 { return m.seq.Load() }
+
+// Ready returns a channel closed once Run has loaded the store for the first time. It is never
+// closed if Run is not called.
+func (m *Matcher) Ready() <-chan struct{} { return m.ready }
+
+// Stats returns the matcher's size and the freshness of its last change. It does not block.
+func (m *Matcher) Stats() MatcherStats {
+	sn := m.snap.Load()
+	s := MatcherStats{Works: sn.live, Views: sn.views, Bytes: sn.bytes, Segments: len(sn.segs), Seq: m.seq.Load()}
+	if t := m.appliedAt.Load(); t != 0 {
+		s.AppliedAt = time.Unix(0, t)
+	}
+	if t := m.changeAt.Load(); t != 0 {
+		s.ChangeAt = time.Unix(0, t).UTC()
+	}
+	return s
+}
+
+// lookupScratch holds the buffers of one lookup.
+type lookupScratch struct {
+	stamp []uint32 // stamp[segOff+w] == gen: work w of the segment was seen by this lookup
+	gen   uint32
+	qps   []uint64 // the query's distinct P hashes
+	spans []span
+	hits  []uint64
+	cands []cand
+	fp    hashing.Fingerprint
+}
+
+type cand struct {
+	seg int
+	w   uint32
+}
+
+func (m *Matcher) getScratch(total int) *lookupScratch {
+	var sc *lookupScratch
+	select {
+	case sc = <-m.scratch:
+	default:
+		sc = new(lookupScratch)
+	}
+	if len(sc.stamp) < total {
+		sc.stamp, sc.gen = make([]uint32, total+total/4), 0
+	}
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.stamp)
+		sc.gen = 1
+	}
+	return sc
+}
+
+func (m *Matcher) putScratch(sc *lookupScratch) {
+	sc.cands = sc.cands[:0]
+	select {
+	case m.scratch <- sc:
+	default:
+	}
+}
+
+// Lookup returns every enabled work that th accepts for the query q, best score first (ties
+// by work id), at most limit of them (0: no limit): exactly the works for which
+// th.Accept(hashing.Compare(q, work), q.LowDetail || work.LowDetail) holds. It reads
+// hashing.MaxPDistance at each call. It never blocks and is safe for concurrent use; it sees
+// the changes published before it started.
+func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit int) []Candidate {
+	if q == nil {
+		return nil
+	}
+	sn := m.snap.Load()
+	r := hashing.MaxPDistance
+	// When nothing gates, or when th accepts even a work with no pair of views in range
+	// (Compare's score -1), every work is a candidate.
+	all := r >= 64 || th.Accept(hashing.Match{Score: -1}, q.LowDetail) || th.Accept(hashing.Match{Score: -1}, true)
+	if len(sn.segs) == 0 || (!all && (r < 0 || len(q.Views) == 0)) {
+		return nil
+	}
+	sc := m.getScratch(sn.total)
+	defer m.putScratch(sc)
+	sc.qps = sc.qps[:0]
+	for _, v := range q.Views {
+		if !slices.Contains(sc.qps, uint64(v.P)) {
+			sc.qps = append(sc.qps, uint64(v.P))
+		}
+	}
+	for i, sg := range sn.segs {
+		switch {
+		case all:
+			sc.linear(sn, i, sg, -1)
+		case sg.tabs == nil:
+			sc.linear(sn, i, sg, r)
+		default:
+			pl := sg.plan(r)
+			if !sg.forceIndex && pl.cost >= float64(sg.views())*costLinear {
+				sc.linear(sn, i, sg, r)
+			} else {
+				sc.search(sn, i, sg, pl, r)
+			}
+		}
+	}
+	var out []Candidate
+	for _, c := range sc.cands {
+		sg := sn.segs[c.seg]
+		fp := sc.fingerprint(sn, sg, c.w)
+		mt := hashing.Compare(q, fp)
+		low := q.LowDetail || fp.LowDetail
+		if th.Accept(mt, low) {
+			out = append(out, Candidate{WorkID: sg.id(c.w), CreatorID: sn.creators[sg.creator[c.w]], Match: mt, LowDetail: low})
+		}
+	}
+	slices.SortFunc(out, func(a, b Candidate) int {
+		if c := cmp.Compare(b.Match.Score, a.Match.Score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.WorkID, b.WorkID)
+	})
+	if limit > 0 && len(out) > limit {
+		out = slices.Clip(out[:limit])
+	}
+	return out
+}
+
+// linear adds the live works of sg with a view within r of a query view (every live work
+// when r < 0).
+func (sc *lookupScratch) linear(sn *snapshot, si int, sg *segment, r int) {
+	for w := range uint32(sg.len()) {
+		if sn.dead.has(sg.slot[w]) {
+			continue
+		}
+		if r < 0 || sc.near(sg, w, r) {
+			sc.cands = append(sc.cands, cand{si, w})
+		}
+	}
+}
+
+// near reports whether a view of work w is within r of a query view.
+func (sc *lookupScratch) near(sg *segment, w uint32, r int) bool {
+	for _, p := range sg.p[sg.viewOff[w]:sg.viewOff[w+1]] {
+		for _, q := range sc.qps {
+			if bits.OnesCount64(p^q) <= r {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nearOne reports whether a view of work w is within r of the hash q.
+func nearOne(sg *segment, w uint32, q uint64, r int) bool {
+	for _, p := range sg.p[sg.viewOff[w]:sg.viewOff[w+1]] {
+		if bits.OnesCount64(p^q) <= r {
+			return true
+		}
+	}
+	return false
+}
+
+// search adds the live works of sg with a view within r of a query view, through its index.
+func (sc *lookupScratch) search(sn *snapshot, si int, sg *segment, pl *plan, r int) {
+	off, st, gen := sn.segOff[si], sc.stamp, sc.gen
+	for _, q := range sc.qps {
+		for ti := range sg.tabs {
+			rt := pl.radii[ti]
+			if rt < 0 {
+				continue
+			}
+			t := &sg.tabs[ti]
+			sc.spans = t.gatherSpans(q, rt, r, sc.spans[:0])
+			sc.hits = scanSpans(t.post, sc.spans, t.partial(q), t.pmask, sc.hits[:0])
+			for _, x := range sc.hits {
+				w := uint32(x >> sg.partBits)
+				if st[off+int(w)] == gen {
+					continue
+				}
+				if !t.exact && !nearOne(sg, w, q, r) {
+					continue
+				}
+				st[off+int(w)] = gen
+				if !sn.dead.has(sg.slot[w]) {
+					sc.cands = append(sc.cands, cand{si, w})
+				}
+			}
+		}
+	}
+}
+
+// fingerprint rebuilds work w's fingerprint in the scratch buffer.
+func (sc *lookupScratch) fingerprint(sn *snapshot, sg *segment, w uint32) *hashing.Fingerprint {
+	vl := sn.vlists[sg.vlist[w]]
+	v0, v1 := sg.viewOff[w], sg.viewOff[w+1]
+	views := sc.fp.Views[:0]
+	for i, v := range vl[:v1-v0] {
+		j := v0 + uint32(i)
+		views = append(views, hashing.View{Variant: v, Hashes: hashing.Hashes{P: hashing.Hash(sg.p[j]), D: hashing.Hash(sg.d[j]), A: hashing.Hash(sg.a[j])}})
+	}
+	sc.fp = hashing.Fingerprint{Version: hashing.FormatVersion, LowDetail: sg.flags[w]&flagLowDetail != 0, Views: views}
+	return &sc.fp
+}
+
+// maxTables bounds a segment's tables.
+const maxTables = 8
+
+// plan is how a segment is searched at a radius.
+type plan struct {
+	r     int
+	radii [maxTables]int
+	cost  float64 // modelled, per query view
+}
+
+// planCache remembers a segment's plan for the last radius asked.
+type planCache struct{ p atomic.Pointer[plan] }
+
+func (sg *segment) plan(r int) *plan {
+	if p := sg.pc.p.Load(); p != nil && p.r == r {
+		return p
+	}
+	radii, cost := planRadii(sg.tabs, sg.views(), r)
+	p := &plan{r: r, cost: cost}
+	copy(p.radii[:], radii)
+	sg.pc.p.Store(p)
+	return p
+}

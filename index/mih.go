@@ -1,0 +1,500 @@
+package index
+
+import (
+	"math/bits"
+	"runtime"
+	"sync"
+
+	"github.com/aura-art/aura/hashing"
+)
+
+// Multi-index hashing (Norouzi, Punjani and Fleet, "Fast search in Hamming space with
+// multi-index hashing", 2012) over the perception hashes of the matcher's views.
+//
+// A segment splits the 64 bits of a P hash into m disjoint chunks and keeps one table per
+// chunk: the postings of every view, grouped by the value of that chunk. If two hashes are at
+// most R bits apart and the tables are searched with radii r_1..r_m whose sum of (r_i + 1) is
+// at least R + 1, then some chunk differs by at most its r_i (pigeonhole), so probing every
+// chunk value within r_i of the query's chunk, in every table, finds every view within R. A
+// table with r_i = -1 is not probed at all. The radii are chosen at each lookup from the
+// current R (hashing.MaxPDistance), so a segment stays exact whatever R is; only its speed
+// depends on how well its chunking suits R.
+//
+// A table is a dense offset array over all 2^b chunk values (b <= maxChunkBits) and one
+// posting array. A posting is a uint64: the work's index in its segment in the high bits and,
+// in the low bits, as many of the hash's other bits (rotated so that the chunk comes last) as
+// fit. Scanning a bucket therefore needs no other memory: the Hamming distance of the rest
+// plus the chunk distance of the probe bounds the full distance from below, and is the full
+// distance when every other bit fits (the posting is "exact"). Buckets are scanned eight at a
+// time, interleaved, because a lookup is bound by memory latency and eight independent streams
+// keep the memory system busier than one.
+
+// maxChunkBits bounds a chunk, so a dense offset array has at most 16 Mi entries (64 MiB).
+const maxChunkBits = 22
+
+// Cost model of a lookup, per query view, in nanoseconds; it only chooses between plans, so it
+// need not be precise. Measured on the development VM (2 cores, slow random access).
+const (
+	costProbeSmall = 30.0 // probing a bucket through an offset array of up to 1 MiB (cached)
+	costProbeLarge = 80.0 // ... through a larger one (a cache miss more)
+	costPosting    = 1.0  // scanning one posting, interleaved
+	costLinear     = 0.75 // comparing one view in a linear scan
+)
+
+// binom[n][k] is n choose k, for n <= 64.
+var binom = func() (t [65][65]float64) {
+	for n := range 65 {
+		t[n][0] = 1
+		for k := 1; k <= n; k++ {
+			t[n][k] = t[n-1][k-1] + t[n-1][k]
+		}
+	}
+	return t
+}()
+
+// ballSize is the number of b-bit values within r bits of a value: the probes of radius r.
+func ballSize(b, r int) float64 {
+	s := 0.0
+	for j := 0; j <= r && j <= b; j++ {
+		s += binom[b][j]
+	}
+	return s
+}
+
+// mihTable is one chunk's table.
+type mihTable struct {
+	shift uint8  // the chunk is p >> shift & (1<<nbits - 1)
+	nbits uint8  // chunk width
+	rot   uint8  // the partial is bits.RotateLeft64(p, -rot) & pmask: the bits after the chunk
+	exact bool   // the partial holds every bit outside the chunk
+	pmask uint64 // mask of the partial
+	off   []uint32
+	post  []uint64
+}
+
+func (t *mihTable) chunk(p uint64) uint64 { return p >> t.shift & (1<<t.nbits - 1) }
+
+func (t *mihTable) partial(p uint64) uint64 { return bits.RotateLeft64(p, -int(t.rot)) & t.pmask }
+
+// segment is an immutable part of the replica: works with their views in flat arrays (struct
+// of arrays, no pointers for the garbage collector to follow) and, unless it is small, the
+// multi-index over the views' P hashes. The tail segment grows by appending (see appendWork):
+// readers only look below the lengths of the snapshot they hold.
+type segment struct {
+	// Per work.
+	slot    []uint32 // the work's slot; its dead bit is in the snapshot's deadSet
+	viewOff []uint32 // n+1 entries: the views of work w are [viewOff[w], viewOff[w+1])
+	vlist   []uint32 // the work's variant list (state.vlists)
+	creator []uint32 // the work's creator (state.creators)
+	flags   []uint8  // flagLowDetail
+	idOff   []uint32 // n+1 entries: the id of work w is ids[idOff[w]:idOff[w+1]]
+	ids     []byte
+
+	// Per view.
+	p, d, a []uint64
+
+	// Multi-index; nil for a segment scanned linearly.
+	tabs       []mihTable
+	partBits   uint8      // the low partBits bits of a posting are the partial; the work is above
+	pc         *planCache // set with tabs
+	forceIndex bool       // layout.forceIndex
+}
+
+const flagLowDetail = 1
+
+func newSegment() *segment {
+	return &segment{viewOff: []uint32{0}, idOff: []uint32{0}}
+}
+
+func (sg *segment) len() int { return len(sg.slot) }
+
+func (sg *segment) views() int { return len(sg.p) }
+
+func (sg *segment) id(w uint32) string { return string(sg.ids[sg.idOff[w]:sg.idOff[w+1]]) }
+
+// appendWork appends a work; the receiver's arrays are shared, and since it only appends, a
+// reader holding the receiver never sees the new elements.
+func (sg *segment) appendWork(slot uint32, id string, creator, vlist uint32, lowDetail bool, views []hashing.View) {
+	for _, v := range views {
+		sg.p = append(sg.p, uint64(v.P))
+		sg.d = append(sg.d, uint64(v.D))
+		sg.a = append(sg.a, uint64(v.A))
+	}
+	sg.appendMeta(slot, id, creator, vlist, lowDetail, uint32(len(sg.p)))
+}
+
+// appendMeta appends a work's own data; its views end at viewEnd.
+func (sg *segment) appendMeta(slot uint32, id string, creator, vlist uint32, lowDetail bool, viewEnd uint32) {
+	sg.slot = append(sg.slot, slot)
+	sg.vlist = append(sg.vlist, vlist)
+	sg.creator = append(sg.creator, creator)
+	var f uint8
+	if lowDetail {
+		f |= flagLowDetail
+	}
+	sg.flags = append(sg.flags, f)
+	sg.ids = append(sg.ids, id...)
+	sg.idOff = append(sg.idOff, uint32(len(sg.ids)))
+	sg.viewOff = append(sg.viewOff, viewEnd)
+}
+
+// blocks collects a long array in fixed-size blocks, so that growing it never copies it;
+// concat copies it once.
+type blocks struct {
+	full [][]uint64
+	cur  []uint64
+	n    int
+}
+
+const blockLen = 1 << 16
+
+func (b *blocks) add(x uint64) {
+	if len(b.cur) == cap(b.cur) {
+		if b.cur != nil {
+			b.full = append(b.full, b.cur)
+		}
+		b.cur = make([]uint64, 0, blockLen)
+	}
+	b.cur = append(b.cur, x)
+	b.n++
+}
+
+func (b *blocks) concat() []uint64 {
+	out := make([]uint64, 0, b.n)
+	for _, f := range b.full {
+		out = append(out, f...)
+	}
+	out = append(out, b.cur...)
+	*b = blocks{}
+	return out
+}
+
+// segmentBuilder builds a big segment from entries (a load), without copying its view arrays
+// as they grow.
+type segmentBuilder struct {
+	sg      *segment
+	p, d, a blocks
+}
+
+func newSegmentBuilder() *segmentBuilder { return &segmentBuilder{sg: newSegment()} }
+
+func (b *segmentBuilder) add(slot uint32, id string, creator, vlist uint32, lowDetail bool, views []hashing.View) {
+	for _, v := range views {
+		b.p.add(uint64(v.P))
+		b.d.add(uint64(v.D))
+		b.a.add(uint64(v.A))
+	}
+	b.sg.appendMeta(slot, id, creator, vlist, lowDetail, uint32(b.p.n))
+}
+
+// finish returns the segment, unindexed, with no spare capacity.
+func (b *segmentBuilder) finish() *segment {
+	sg := b.sg
+	sg.p, sg.d, sg.a = b.p.concat(), b.d.concat(), b.a.concat()
+	sg.trim()
+	return sg
+}
+
+// copyWork appends work w of src.
+func (sg *segment) copyWork(src *segment, w uint32) {
+	sg.slot = append(sg.slot, src.slot[w])
+	sg.vlist = append(sg.vlist, src.vlist[w])
+	sg.creator = append(sg.creator, src.creator[w])
+	sg.flags = append(sg.flags, src.flags[w])
+	sg.ids = append(sg.ids, src.ids[src.idOff[w]:src.idOff[w+1]]...)
+	sg.idOff = append(sg.idOff, uint32(len(sg.ids)))
+	v0, v1 := src.viewOff[w], src.viewOff[w+1]
+	sg.p = append(sg.p, src.p[v0:v1]...)
+	sg.d = append(sg.d, src.d[v0:v1]...)
+	sg.a = append(sg.a, src.a[v0:v1]...)
+	sg.viewOff = append(sg.viewOff, uint32(len(sg.p)))
+}
+
+// grow reserves room for n more works of about vpw views each.
+func (sg *segment) grow(n, vpw int) {
+	grow := func(s []uint32, n int) []uint32 { return append(make([]uint32, 0, len(s)+n), s...) }
+	sg.slot = grow(sg.slot, n)
+	sg.vlist = grow(sg.vlist, n)
+	sg.creator = grow(sg.creator, n)
+	sg.viewOff = grow(sg.viewOff, n)
+	sg.idOff = grow(sg.idOff, n)
+	sg.flags = append(make([]uint8, 0, len(sg.flags)+n), sg.flags...)
+	sg.ids = append(make([]byte, 0, len(sg.ids)+n*20), sg.ids...)
+	g64 := func(s []uint64) []uint64 { return append(make([]uint64, 0, len(s)+n*vpw), s...) }
+	sg.p, sg.d, sg.a = g64(sg.p), g64(sg.d), g64(sg.a)
+}
+
+// trim drops spare capacity, so the finished segment holds what it needs.
+func (sg *segment) trim() {
+	sg.slot, sg.vlist, sg.creator = clip32(sg.slot), clip32(sg.vlist), clip32(sg.creator)
+	sg.viewOff, sg.idOff = clip32(sg.viewOff), clip32(sg.idOff)
+	if cap(sg.flags) > len(sg.flags) {
+		sg.flags = append([]uint8(nil), sg.flags...)
+	}
+	if cap(sg.ids) > len(sg.ids) {
+		sg.ids = append([]byte(nil), sg.ids...)
+	}
+	sg.p, sg.d, sg.a = clip64(sg.p), clip64(sg.d), clip64(sg.a)
+}
+
+func clip32(s []uint32) []uint32 {
+	if cap(s)-len(s) > len(s)/16 {
+		return append([]uint32(nil), s...)
+	}
+	return s
+}
+
+func clip64(s []uint64) []uint64 {
+	if cap(s)-len(s) > len(s)/16 {
+		return append([]uint64(nil), s...)
+	}
+	return s
+}
+
+// bytes is the memory the segment holds, by capacity.
+func (sg *segment) bytes() int64 {
+	n := int64(cap(sg.slot)+cap(sg.viewOff)+cap(sg.vlist)+cap(sg.creator)+cap(sg.idOff))*4 +
+		int64(cap(sg.flags)+cap(sg.ids)) + int64(cap(sg.p)+cap(sg.d)+cap(sg.a))*8
+	for _, t := range sg.tabs {
+		n += int64(cap(t.off))*4 + int64(cap(t.post))*8
+	}
+	return n
+}
+
+// chunkWidths splits 64 bits into m chunks of near-equal width, wider first.
+func chunkWidths(m int) []int {
+	w := make([]int, m)
+	for i := range w {
+		w[i] = 64 / m
+		if i < 64%m {
+			w[i]++
+		}
+	}
+	return w
+}
+
+// chooseChunks picks the number of chunks for a segment of nworks works and nviews views that
+// the cost model finds fastest at radius r, among those whose offset arrays are not much larger
+// than the postings; a segment of 64Ki works or more keeps to 4 chunks or fewer, to hold memory
+// at about 8 bytes a view a chunk.
+func chooseChunks(nworks, nviews, r int) []int {
+	best, bestCost := []int(nil), 0.0
+	for m := 3; m <= 6; m++ {
+		w := chunkWidths(m)
+		if w[0] > maxChunkBits || (m > 4 && nworks >= 1<<16) {
+			continue
+		}
+		if 1<<w[0] > max(1<<16, 2*nviews) {
+			continue
+		}
+		tabs := make([]mihTable, m)
+		for i := range tabs {
+			tabs[i].nbits = uint8(w[i])
+		}
+		_, cost := planRadii(tabs, nviews, r)
+		if best == nil || cost < bestCost {
+			best, bestCost = w, cost
+		}
+	}
+	if best == nil {
+		best = chunkWidths(4)
+	}
+	return best
+}
+
+// planRadii chooses the probe radius of each table (-1: not probed) for Hamming radius r,
+// with sum(r_i + 1) = r + 1, greedily by the cost model (the cost of a table grows convexly
+// with its radius, so greedy is optimal), and returns them with their modelled cost per query
+// view.
+func planRadii(tabs []mihTable, nviews, r int) ([]int, float64) {
+	radii := make([]int, len(tabs))
+	for i := range radii {
+		radii[i] = -1
+	}
+	total := 0.0
+	for range r + 1 {
+		bi, bd := -1, 0.0
+		for i := range tabs {
+			if radii[i] >= int(tabs[i].nbits) {
+				continue
+			}
+			d := costOf(&tabs[i], radii[i]+1, nviews) - costOf(&tabs[i], radii[i], nviews)
+			if bi < 0 || d < bd {
+				bi, bd = i, d
+			}
+		}
+		if bi < 0 { // every table probed in full: r >= 64
+			break
+		}
+		radii[bi]++
+		total += bd
+	}
+	return radii, total
+}
+
+// costOf is the modelled cost of probing t at radius r (-1: not at all) for one query view,
+// over a segment of nviews views. It depends on t's chunk width only.
+func costOf(t *mihTable, r, nviews int) float64 {
+	if r < 0 {
+		return 0
+	}
+	probes := ballSize(int(t.nbits), r)
+	cp := costProbeSmall
+	if 1<<t.nbits > 1<<18 {
+		cp = costProbeLarge
+	}
+	return probes*cp + float64(nviews)*probes/float64(uint64(1)<<t.nbits)*costPosting
+}
+
+// buildIndex builds the segment's tables with the given chunk widths, in parallel. maxPart,
+// when positive, caps the bits of a partial (for tests: it makes postings inexact).
+func (sg *segment) buildIndex(widths []int, maxPart int) {
+	n := sg.len()
+	workBits := max(1, bits.Len(uint(max(n, 1)-1)))
+	sg.partBits = uint8(64 - workBits)
+	if maxPart > 0 {
+		sg.partBits = uint8(min(int(sg.partBits), maxPart))
+	}
+	sg.tabs = make([]mihTable, len(widths))
+	sg.pc = new(planCache)
+	shift := 0
+	for i, w := range widths {
+		t := &sg.tabs[i]
+		t.shift, t.nbits = uint8(shift), uint8(w)
+		t.rot = uint8((shift + w) % 64)
+		pb := min(64-w, int(sg.partBits))
+		t.exact = pb == 64-w
+		t.pmask = 1<<pb - 1
+		shift += w
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range sg.tabs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sg.buildTable(&sg.tabs[i])
+		}()
+	}
+	wg.Wait()
+}
+
+// buildTable fills one table by a counting sort of the views on their chunk. Within a bucket
+// the postings are in work order.
+func (sg *segment) buildTable(t *mihTable) {
+	nb := 1 << t.nbits
+	t.off = make([]uint32, nb+1)
+	for _, p := range sg.p {
+		t.off[t.chunk(p)+1]++
+	}
+	for i := 1; i <= nb; i++ {
+		t.off[i] += t.off[i-1]
+	}
+	cur := make([]uint32, nb)
+	copy(cur, t.off[:nb])
+	t.post = make([]uint64, len(sg.p))
+	pb := sg.partBits
+	for w := range uint32(sg.len()) {
+		hi := uint64(w) << pb
+		for v := sg.viewOff[w]; v < sg.viewOff[w+1]; v++ {
+			p := sg.p[v]
+			k := t.chunk(p)
+			t.post[cur[k]] = hi | t.partial(p)
+			cur[k]++
+		}
+	}
+}
+
+// span is a bucket to scan: postings [s, e) whose partial may differ by at most lim bits.
+type span struct {
+	s, e uint32
+	lim  int32
+}
+
+// gatherSpans appends the non-empty buckets of t within radius r of the chunk of q, each with
+// the distance the rest of the hash may have.
+func (t *mihTable) gatherSpans(q uint64, r, maxDist int, out []span) []span {
+	k := t.chunk(q)
+	off := t.off
+	if s, e := off[k], off[k+1]; s < e {
+		out = append(out, span{s, e, int32(maxDist)})
+	}
+	lim := uint64(1) << t.nbits
+	for j := 1; j <= r && j <= int(t.nbits); j++ {
+		// Every nbits-wide mask with j bits set, in increasing order (Gosper's hack).
+		for m := uint64(1)<<j - 1; m < lim; {
+			kk := k ^ m
+			if s, e := off[kk], off[kk+1]; s < e {
+				out = append(out, span{s, e, int32(maxDist - j)})
+			}
+			c := m & -m
+			rr := m + c
+			m = (rr^m)>>2>>bits.TrailingZeros64(c) | rr
+		}
+	}
+	return out
+}
+
+// scanSpans appends to hits the postings of the spans whose partial is within the span's
+// limit of qp. It scans eight spans at a time, interleaved.
+func scanSpans(post []uint64, spans []span, qp, pm uint64, hits []uint64) []uint64 {
+	i := 0
+	for ; i+8 <= len(spans); i += 8 {
+		g := spans[i : i+8 : i+8]
+		b0, b1, b2, b3 := post[g[0].s:g[0].e], post[g[1].s:g[1].e], post[g[2].s:g[2].e], post[g[3].s:g[3].e]
+		b4, b5, b6, b7 := post[g[4].s:g[4].e], post[g[5].s:g[5].e], post[g[6].s:g[6].e], post[g[7].s:g[7].e]
+		l0, l1, l2, l3 := int(g[0].lim), int(g[1].lim), int(g[2].lim), int(g[3].lim)
+		l4, l5, l6, l7 := int(g[4].lim), int(g[5].lim), int(g[6].lim), int(g[7].lim)
+		n := min(len(b0), len(b1), len(b2), len(b3), len(b4), len(b5), len(b6), len(b7))
+		a0 := b0[:n]
+		a1, a2, a3, a4, a5, a6, a7 := b1[:len(a0)], b2[:len(a0)], b3[:len(a0)], b4[:len(a0)], b5[:len(a0)], b6[:len(a0)], b7[:len(a0)]
+		for x := range a0 {
+			c0 := bits.OnesCount64((a0[x] ^ qp) & pm)
+			c1 := bits.OnesCount64((a1[x] ^ qp) & pm)
+			c2 := bits.OnesCount64((a2[x] ^ qp) & pm)
+			c3 := bits.OnesCount64((a3[x] ^ qp) & pm)
+			c4 := bits.OnesCount64((a4[x] ^ qp) & pm)
+			c5 := bits.OnesCount64((a5[x] ^ qp) & pm)
+			c6 := bits.OnesCount64((a6[x] ^ qp) & pm)
+			c7 := bits.OnesCount64((a7[x] ^ qp) & pm)
+			if c0 <= l0 || c1 <= l1 || c2 <= l2 || c3 <= l3 || c4 <= l4 || c5 <= l5 || c6 <= l6 || c7 <= l7 {
+				hits = appendHits(hits, x, a0, a1, a2, a3, a4, a5, a6, a7, qp, pm, g)
+			}
+		}
+		hits = scanOne(b0[n:], qp, pm, l0, hits)
+		hits = scanOne(b1[n:], qp, pm, l1, hits)
+		hits = scanOne(b2[n:], qp, pm, l2, hits)
+		hits = scanOne(b3[n:], qp, pm, l3, hits)
+		hits = scanOne(b4[n:], qp, pm, l4, hits)
+		hits = scanOne(b5[n:], qp, pm, l5, hits)
+		hits = scanOne(b6[n:], qp, pm, l6, hits)
+		hits = scanOne(b7[n:], qp, pm, l7, hits)
+	}
+	for _, g := range spans[i:] {
+		hits = scanOne(post[g.s:g.e], qp, pm, int(g.lim), hits)
+	}
+	return hits
+}
+
+// appendHits appends the postings at x of the eight interleaved spans that are within their
+// limits. It is out of the hot loop: hits are rare.
+//
+//go:noinline
+func appendHits(hits []uint64, x int, a0, a1, a2, a3, a4, a5, a6, a7 []uint64, qp, pm uint64, g []span) []uint64 {
+	for z, a := range [8][]uint64{a0, a1, a2, a3, a4, a5, a6, a7} {
+		if bits.OnesCount64((a[x]^qp)&pm) <= int(g[z].lim) {
+			hits = append(hits, a[x])
+		}
+	}
+	return hits
+}
+
+func scanOne(b []uint64, qp, pm uint64, lim int, hits []uint64) []uint64 {
+	for _, x := range b {
+		if bits.OnesCount64((x^qp)&pm) <= lim {
+			hits = append(hits, x)
+		}
+	}
+	return hits
+}
