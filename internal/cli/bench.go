@@ -8,10 +8,13 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure fingerprint speed against the naive pipeline", run: runBench})
+	register(command{name: "bench", summary: "measure fingerprint speed against the naive pipeline; \"bench pipeline\": end to end over NATS", run: runBench})
 }
 
 func runBench(ctx context.Context, std IO, args []string) error {
+	if len(args) > 0 && args[0] == "pipeline" {
+		return runBenchPipeline(ctx, std, args[1:])
+	}
 	fs := newFlagSet(std, "bench", "[flags]")
 	d := fs.Duration("duration", 3*time.Second, "how long each measurement runs")
 	jsonOut := fs.Bool("json", false, "print JSON instead of a Markdown table")

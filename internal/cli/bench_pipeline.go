@@ -1,0 +1,471 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aura-art/aura/hashing"
+	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/internal/synth"
+	"github.com/aura-art/aura/worker"
+)
+
+// pipelineReport is the outcome of "aura bench pipeline".
+type pipelineReport struct {
+	GoVersion string `json:"go_version"`
+	CPUs      int    `json:"cpus"`
+	JPEG      string `json:"jpeg_decoder"`
+	Image     string `json:"image"`
+	// ImageBytes is the mean size of the submitted JPEGs.
+	ImageBytes int `json:"image_bytes"`
+	Works      int `json:"registered_works"`
+	Workers    int `json:"workers"`
+	// Concurrency is each worker's.
+	Concurrency int `json:"concurrency"`
+	// ByURL reports that submissions carried URLs rather than inline images.
+	ByURL bool `json:"by_url"`
+	// SyncAlways reports whether JetStream and the store fsync every write.
+	SyncAlways bool `json:"sync_always"`
+	// SingleMS is the mean decode+fingerprint time of one image on one goroutine.
+	SingleMS float64 `json:"single_fingerprint_ms"`
+	// RawPerS is decode+fingerprint throughput with one goroutine per CPU.
+	RawPerS float64 `json:"raw_fingerprint_per_s"`
+	// PipelinePerS is submissions per second from publication to verdict received, with
+	// the workers saturated.
+	PipelinePerS float64 `json:"pipeline_per_s"`
+	// Ratio is PipelinePerS / RawPerS.
+	Ratio float64 `json:"pipeline_over_raw"`
+	// LoadPerS is the open-loop rate of the latency run: half of PipelinePerS.
+	LoadPerS float64 `json:"latency_load_per_s"`
+	// Latencies of the latency run, publication to verdict received, in ms.
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	MaxMS float64 `json:"max_ms"`
+	// P99OverSingle is P99MS / SingleMS.
+	P99OverSingle float64 `json:"p99_over_single"`
+	// PerWorker counts the verdicts each worker decided in the throughput run.
+	PerWorker map[string]int `json:"verdicts_per_worker"`
+	// Duplicates counts verdicts received more than once (must be 0).
+	Duplicates int `json:"duplicate_verdicts"`
+}
+
+func runBenchPipeline(ctx context.Context, std IO, args []string) error {
+	fs := newFlagSet(std, "bench pipeline", "[flags]")
+	d := fs.Duration("duration", 10*time.Second, "how long each measurement runs")
+	workers := fs.Int("workers", 1, "workers sharing the consumer (each with its own NATS connection)")
+	concurrency := fs.Int("concurrency", runtime.GOMAXPROCS(0), "concurrency of each worker")
+	nworks := fs.Int("works", 1000, "synthetic works registered before measuring")
+	nimages := fs.Int("images", 16, "distinct 1 MP JPEGs submitted in turn")
+	jsonOut := fs.Bool("json", false, "print JSON instead of a Markdown table")
+	byURL := fs.Bool("by-url", false, "submit image URLs (served by the benchmark over loopback HTTP) instead of inline images")
+	syncAlways := fs.Bool("sync-always", true, "fsync JetStream and the store on every write, as \"aura serve\" does")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline runs to this file")
+	hc := hashingFlags(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	h, err := hc()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *workers < 1 || *concurrency < 1 || *nimages < 1 || *d <= 0 {
+		return fmt.Errorf("%w: --workers, --concurrency, --images and --duration must be positive", errUsage)
+	}
+	images := make([][]byte, *nimages)
+	size := 0
+	for i := range images {
+		images[i] = synth.JPEG(1155, 866, uint64(i+1), 90)
+		size += len(images[i])
+	}
+	rep := &pipelineReport{
+		GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), JPEG: hashing.JPEGDecoder(h),
+		Image: "1 MP JPEG (1155×866, quality 90)", ImageBytes: size / len(images),
+		Works: *nworks, Workers: *workers, Concurrency: *concurrency, SyncAlways: *syncAlways, ByURL: *byURL,
+	}
+	log := newLogger(std, zapcore.ErrorLevel)
+
+	// Raw decode+fingerprint, the same images.
+	fp := func(i int) error {
+		img, err := h.Decode(images[i%len(images)])
+		if err != nil {
+			return err
+		}
+		img.Fingerprint(hashing.Query)
+		return nil
+	}
+	for i := range images { // warm up
+		if err := fp(i); err != nil {
+			return err
+		}
+	}
+	start, n := time.Now(), 0
+	for time.Since(start) < *d/3 && ctx.Err() == nil {
+		if err := fp(n); err != nil {
+			return err
+		}
+		n++
+	}
+	rep.SingleMS = float64(time.Since(start).Microseconds()) / 1000 / float64(n)
+	var count atomic.Int64
+	var wg sync.WaitGroup
+	start = time.Now()
+	for g := range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := g; time.Since(start) < *d && ctx.Err() == nil; i++ {
+				if fp(i) == nil {
+					count.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	rep.RawPerS = float64(count.Load()) / time.Since(start).Seconds()
+
+	// The pipeline: embedded NATS (sync always), the embedded store (fsync), the registry.
+	dir, err := os.MkdirTemp("", "aura-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ec := worker.DefaultEmbeddedConfig()
+	ec.Listen, ec.StoreDir, ec.SyncAlways = "127.0.0.1:0", filepath.Join(dir, "nats"), *syncAlways
+	emb, err := worker.StartEmbedded(ec, log)
+	if err != nil {
+		return err
+	}
+	defer emb.Shutdown()
+	store, err := index.OpenBolt(filepath.Join(dir, "aura.db"), index.BoltOptions{NoSync: !*syncAlways})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	m := index.NewMatcher()
+	rcfg := index.DefaultRegistryConfig()
+	rcfg.Hashing = h
+	reg, err := index.NewRegistry(store, m, rcfg, log)
+	if err != nil {
+		return err
+	}
+	bctx, cancel := context.WithCancel(ctx)
+	var conns []func()
+	defer func() { // after the workers and the matcher stopped
+		for _, c := range conns {
+			c()
+		}
+	}()
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer cancel()
+	bg.Go(func() { _ = m.Run(bctx, store, log) })
+	<-m.Ready()
+	for i := range *nworks {
+		if _, err := reg.Register(ctx, synth.JPEG(160, 120, uint64(1_000_000+i), 85), index.WorkMeta{CreatorID: fmt.Sprintf("c%d", i%50)}); err != nil {
+			return fmt.Errorf("register: %w", err)
+		}
+	}
+	cc := worker.DefaultConnConfig()
+	cc.URL = emb.ClientURL()
+	wcfg := worker.DefaultConfig()
+	wcfg.Concurrency = *concurrency
+	var urls []string
+	if *byURL {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var i int
+			if _, err := fmt.Sscanf(r.URL.Path, "/%d.jpg", &i); err != nil || i < 0 || i >= len(images) {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "image/jpeg")
+			_, _ = w.Write(images[i])
+		}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		for i := range images {
+			urls = append(urls, fmt.Sprintf("http://%s/%d.jpg", ln.Addr(), i))
+		}
+		wcfg.Fetch.AllowLoopback = true
+	}
+	var ws []*worker.Worker
+	for i := range *workers {
+		nc, err := worker.Connect(ctx, cc, log)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, nc.Close)
+		c := wcfg
+		c.ID = fmt.Sprintf("bench-%d", i+1)
+		w, err := worker.New(nc, worker.Deps{Checker: reg, Store: store}, c, log)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+		bg.Go(func() { _ = w.Run(bctx) })
+	}
+	for _, w := range ws {
+		for !w.Consuming() {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	nc, err := worker.Connect(ctx, cc, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	client, err := worker.NewClient(nc, worker.ClientConfig{})
+	if err != nil {
+		return err
+	}
+	r := &pipelineRun{client: client, images: images, urls: urls}
+	if err := r.start(bctx); err != nil {
+		return err
+	}
+	defer r.stop()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	// Throughput: a window of submissions in flight keeps every worker busy.
+	window := 2 * *workers * *concurrency
+	if err := r.saturate(ctx, time.Second, window); err != nil { // warm up
+		return err
+	}
+	if err := r.saturate(ctx, *d, window); err != nil {
+		return err
+	}
+	rep.PipelinePerS = r.rate
+	rep.Ratio = rep.PipelinePerS / rep.RawPerS
+	rep.PerWorker, rep.Duplicates = r.perWorker, r.duplicates
+
+	// Latency at half that load, open loop.
+	rep.LoadPerS = rep.PipelinePerS / 2
+	lat, err := r.openLoop(ctx, *d, rep.LoadPerS)
+	if err != nil {
+		return err
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	rep.P50MS, rep.P99MS, rep.MaxMS = q(0.50), q(0.99), lat[len(lat)-1]
+	rep.P99OverSingle = rep.P99MS / rep.SingleMS
+	rep.Duplicates += r.duplicates
+	if *jsonOut {
+		enc := json.NewEncoder(std.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.writeMarkdown(std.Stdout)
+}
+
+// pipelineRun submits pictures and matches their verdicts to their submission times.
+type pipelineRun struct {
+	client *worker.Client
+	images [][]byte
+	urls   []string // when set, submitted instead of images
+	watch  *worker.Watch
+	seq    atomic.Int64
+
+	mu      sync.Mutex
+	sent    map[string]time.Time
+	waiters map[string]chan struct{}
+	seen    map[string]bool
+
+	// Results of the last saturate.
+	rate       float64
+	perWorker  map[string]int
+	duplicates int
+
+	done chan struct{}
+	wg   sync.WaitGroup
+	lat  []float64 // ms, of verdicts received since the last reset
+}
+
+const benchTenant = "bench"
+
+func (r *pipelineRun) start(ctx context.Context) error {
+	w, err := r.client.WatchVerdicts(ctx, benchTenant)
+	if err != nil {
+		return err
+	}
+	r.watch, r.done = w, make(chan struct{})
+	r.sent, r.waiters, r.seen, r.perWorker = map[string]time.Time{}, map[string]chan struct{}{}, map[string]bool{}, map[string]int{}
+	r.wg.Go(func() {
+		for {
+			v, err := w.Next(ctx)
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			r.mu.Lock()
+			if r.seen[v.SubmissionID] {
+				r.duplicates++
+			}
+			r.seen[v.SubmissionID] = true
+			r.perWorker[v.WorkerID]++
+			if t, ok := r.sent[v.SubmissionID]; ok {
+				r.lat = append(r.lat, float64(now.Sub(t).Microseconds())/1000)
+				delete(r.sent, v.SubmissionID)
+			}
+			if ch, ok := r.waiters[v.SubmissionID]; ok {
+				close(ch)
+				delete(r.waiters, v.SubmissionID)
+			}
+			r.mu.Unlock()
+		}
+	})
+	return nil
+}
+
+func (r *pipelineRun) stop() {
+	_ = r.watch.Close()
+	r.wg.Wait()
+}
+
+// submit publishes one picture and returns a channel closed when its verdict arrives.
+func (r *pipelineRun) submit(ctx context.Context) (<-chan struct{}, error) {
+	n := r.seq.Add(1)
+	id := fmt.Sprintf("b%d", n)
+	ch := make(chan struct{})
+	r.mu.Lock()
+	r.sent[id], r.waiters[id] = time.Now(), ch
+	r.mu.Unlock()
+	img := worker.Image{Data: r.images[int(n)%len(r.images)]}
+	if r.urls != nil {
+		img = worker.Image{URL: r.urls[int(n)%len(r.urls)]}
+	}
+	_, err := r.client.Submit(ctx, &worker.Submission{
+		SchemaVersion: worker.SchemaVersion, ID: id, Tenant: benchTenant, Creator: "bench", Image: img,
+	})
+	return ch, err
+}
+
+// saturate keeps window submissions in flight for d, each of window publishers submitting
+// its next picture once the verdict of its last has arrived, and sets rate to the verdicts
+// received per second, and perWorker to who decided them.
+func (r *pipelineRun) saturate(ctx context.Context, d time.Duration, window int) error {
+	r.mu.Lock()
+	r.perWorker, r.duplicates = map[string]int{}, 0
+	r.mu.Unlock()
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	start := time.Now()
+	for range window {
+		wg.Go(func() {
+			for time.Since(start) < d && ctx.Err() == nil {
+				ch, err := r.submit(ctx)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+				select {
+				case <-ch:
+				case <-time.After(time.Minute):
+					errOnce.Do(func() { firstErr = errors.New("bench: no verdict within a minute") })
+					return
+				}
+				if time.Since(start) <= d {
+					done.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r.rate = float64(done.Load()) / d.Seconds()
+	r.mu.Lock()
+	r.lat = r.lat[:0]
+	r.mu.Unlock()
+	return firstErr
+}
+
+// openLoop submits at rate per second for d, regardless of verdicts, and returns the
+// latencies (ms) of every submission, waiting for the last verdicts.
+func (r *pipelineRun) openLoop(ctx context.Context, d time.Duration, rate float64) ([]float64, error) {
+	if rate <= 0 {
+		return nil, errors.New("bench: no throughput to take half of")
+	}
+	r.mu.Lock()
+	r.lat, r.duplicates = r.lat[:0], 0
+	r.mu.Unlock()
+	interval := time.Duration(float64(time.Second) / rate)
+	var chans []<-chan struct{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	start := time.Now()
+	for i := 0; time.Since(start) < d && ctx.Err() == nil; i++ {
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		wg.Go(func() {
+			ch, err := r.submit(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			chans = append(chans, ch)
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	timeout := time.After(time.Minute)
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case <-timeout:
+			return nil, errors.New("bench: verdicts missing after a minute")
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.lat), nil
+}
+
+func (rep *pipelineReport) writeMarkdown(w io.Writer) error {
+	_, err := fmt.Fprintf(w, `%s, %d CPUs, JPEG decoder: %s; %s, %d bytes on average; %d registered works; %d worker(s) × concurrency %d; fsync on every write: %v; images by URL: %v.
+
+| measure | value |
+| --- | --- |
+| single-image decode+fingerprint | %.2f ms |
+| raw decode+fingerprint, all CPUs | %.1f images/s |
+| pipeline, publish → verdict received | %.1f submissions/s (%.0f%% of raw) |
+| latency at %.1f submissions/s (half the pipeline's) | p50 %.1f ms, p99 %.1f ms (%.1f× single), max %.1f ms |
+| verdicts per worker | %v |
+| duplicate verdicts | %d |
+`, rep.GoVersion, rep.CPUs, rep.JPEG, rep.Image, rep.ImageBytes, rep.Works, rep.Workers, rep.Concurrency, rep.SyncAlways, rep.ByURL,
+		rep.SingleMS, rep.RawPerS, rep.PipelinePerS, 100*rep.Ratio, rep.LoadPerS, rep.P50MS, rep.P99MS, rep.P99OverSingle, rep.MaxMS,
+		rep.PerWorker, rep.Duplicates)
+	return err
+}

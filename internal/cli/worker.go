@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aura-art/aura/worker"
+)
+
+func init() {
+	register(command{name: "worker", summary: "take submissions from NATS, publish verdicts", run: runWorker})
+}
+
+func runWorker(ctx context.Context, std IO, args []string) error {
+	fs := newFlagSet(std, "worker", "[flags]")
+	listen := fs.String("listen", "", `address of /metrics, /livez and /readyz ("127.0.0.1:9090"); empty: none`)
+	logLevel := zapcore.InfoLevel
+	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
+	no := natsFlags(fs, defaultWorkerNATSURL)
+	wo := workerFlags(fs)
+	ro := registryFlags(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	cc, err := no.config()
+	if err != nil {
+		return err
+	}
+	rc, err := ro.config()
+	if err != nil {
+		return err
+	}
+	wc, err := wo.config(rc.Hashing.MaxBytes)
+	if err != nil {
+		return err
+	}
+	log := jsonLogger(std, logLevel)
+	defer func() { _ = log.Sync() }()
+
+	reg, err := ro.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	vs, ok := reg.store.(worker.VerdictStore)
+	if !ok {
+		return fmt.Errorf("the store %T cannot keep verdicts", reg.store)
+	}
+	nc, err := worker.Connect(ctx, cc, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	metrics, wm := newMetrics(reg.Matcher(), reg.store)
+	w, err := worker.New(nc, worker.Deps{Checker: reg.Registry, Store: vs, Metrics: wm}, wc, log)
+	if err != nil {
+		return err
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	httpDone := make(chan error, 1)
+	if *listen != "" {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{
+			Handler: opsHandler(metrics, []readiness{
+				{"nats", func(context.Context) error {
+					if !nc.IsConnected() {
+						return errNotReady("not connected: " + nc.Status().String())
+					}
+					return nil
+				}},
+				storeReady(reg.store), matcherReady(reg.Matcher()), workerReady(w),
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		log.Info("ops listening", zap.String("addr", ln.Addr().String()))
+		go func() { httpDone <- serveHTTP(runCtx, srv, ln, 5*time.Second) }()
+	} else {
+		httpDone <- nil
+	}
+	log.Info("worker starting", zap.String("nats_url", nc.ConnectedUrlRedacted()), zap.Int("works", reg.Matcher().Len()))
+	err = w.Run(runCtx)
+	stop()
+	if herr := <-httpDone; herr != nil && !errors.Is(herr, http.ErrServerClosed) && err == nil {
+		err = herr
+	}
+	return err
+}
+
+// jsonLogger returns a production logger that writes JSON lines at level and above to
+// std.Stderr.
+func jsonLogger(std IO, level zapcore.Level) *zap.Logger {
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.Lock(zapcore.AddSync(std.Stderr)), level))
+}

@@ -1,0 +1,140 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/aura-art/aura/index"
+)
+
+// process runs the pipeline on one delivered submission: decode, (on a redelivery) look for
+// a stored verdict, fetch, check, store, publish. A panic becomes the result's error.
+func (w *Worker) process(ctx context.Context, d delivery, start time.Time) (res result) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("panic", zap.Any("panic", r), zap.String("stack", string(debug.Stack())))
+			res.rec, res.err = nil, fmt.Errorf("worker: panic: %v", r)
+		}
+	}()
+	sub, err := DecodeSubmission(d.msg.Data(), w.cfg.MaxInlineBytes)
+	if err != nil {
+		return result{err: err}
+	}
+	res.sub = sub
+	if subj := d.msg.Subject(); subj != SubmitSubject(sub.Tenant) {
+		return result{sub: sub, err: badf("submission %s: tenant %q does not match the subject %s", sub.ID, sub.Tenant, subj)}
+	}
+	var rec *index.VerdictRecord
+	if d.deliveries > 1 {
+		rec, err = w.store.GetVerdict(ctx, sub.Tenant, sub.ID)
+		switch {
+		case errors.Is(err, index.ErrNotFound):
+			rec = nil
+		case err != nil:
+			return result{sub: sub, err: fmt.Errorf("worker: look up verdict: %w", err)}
+		}
+	}
+	if rec == nil {
+		var queue time.Duration
+		if !d.published.IsZero() {
+			queue = max(0, start.Sub(d.published))
+		}
+		w.metrics.stage("queue", queue)
+		if rec, err = w.decide(ctx, sub, queue, start); err != nil {
+			return result{sub: sub, err: err}
+		}
+		t := time.Now()
+		stored, created, err := w.store.PutVerdict(ctx, rec)
+		w.metrics.stage("store", time.Since(t))
+		if err != nil {
+			return result{sub: sub, err: fmt.Errorf("worker: store verdict: %w", err)}
+		}
+		if !created {
+			w.log.Debug("verdict stored before", zap.String("submission_id", sub.ID), zap.String("tenant", sub.Tenant))
+		}
+		rec = stored
+	}
+	t := time.Now()
+	err = w.publishVerdict(ctx, rec)
+	w.metrics.stage("publish", time.Since(t))
+	if err != nil {
+		return result{sub: sub, err: err}
+	}
+	return result{sub: sub, rec: rec}
+}
+
+// decide fetches the submission's image if it is given by URL and checks it. queue is how
+// long the submission waited before start; the record's timings include it.
+func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duration, start time.Time) (*index.VerdictRecord, error) {
+	data := sub.Image.Data
+	var fetchTime time.Duration
+	if sub.Image.URL != "" {
+		t := time.Now()
+		var err error
+		data, err = w.fetcher.Fetch(ctx, sub.Image.URL)
+		fetchTime = time.Since(t)
+		w.metrics.stage("fetch", fetchTime)
+		if err != nil {
+			return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
+		}
+	}
+	t := time.Now()
+	v, err := w.checker.Check(ctx, data, sub.Creator)
+	checkTime := time.Since(t)
+	w.metrics.stage("check", checkTime)
+	if err != nil {
+		return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
+	}
+	return &index.VerdictRecord{
+		Tenant: sub.Tenant, SubmissionID: sub.ID, Verdict: v, WorkerID: w.cfg.ID,
+		TimingsMS: map[string]float64{
+			"queue": ms(queue), "fetch": ms(fetchTime), "check": ms(checkTime), "total": ms(time.Since(start)),
+		},
+		At: time.Now(),
+	}, nil
+}
+
+// ms is d in milliseconds, rounded to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// publishVerdict publishes a stored verdict on its subject with the submission's message id
+// and waits for the verdicts stream to acknowledge it. A duplicate (a verdict published
+// before, within the stream's duplicate window) is not an error.
+func (w *Worker) publishVerdict(ctx context.Context, rec *index.VerdictRecord) error {
+	body, err := json.Marshal(NewVerdictMessage(rec))
+	if err != nil {
+		return fmt.Errorf("worker: encode verdict: %w", err)
+	}
+	msg := nats.NewMsg(VerdictSubject(rec.Tenant, rec.Verdict.Verdict))
+	msg.Data = body
+	msg.Header.Set(HeaderSubmissionID, rec.SubmissionID)
+	msg.Header.Set(HeaderTenant, rec.Tenant)
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.PublishTimeout)
+	defer cancel()
+	ack, err := w.js.PublishMsg(pctx, msg,
+		jetstream.WithMsgID(MsgID(rec.Tenant, rec.SubmissionID)), jetstream.WithExpectStream(w.cfg.Streams.Verdicts))
+	if err != nil {
+		return fmt.Errorf("worker: publish verdict of %s: %w", rec.SubmissionID, err)
+	}
+	if ack.Duplicate {
+		w.log.Debug("verdict published before", zap.String("submission_id", rec.SubmissionID), zap.String("tenant", rec.Tenant))
+	}
+	return nil
+}
+
+// tenantOfSubject returns the tenant a submission subject names, or "_unknown".
+func tenantOfSubject(subject string) string {
+	if t, ok := strings.CutPrefix(subject, SubmitPrefix); ok && index.ValidTenant(t) {
+		return t
+	}
+	return "_unknown"
+}
