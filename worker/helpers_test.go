@@ -74,8 +74,10 @@ func testConfig(id string) worker.Config {
 	cfg.NakDelays = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.PublishTimeout = 5 * time.Second
-	cfg.Streams.BackOff = []time.Duration{time.Second}
-	cfg.Streams.AckWait = time.Second
+	// Generous enough that a loaded CI machine running -race settles every delivery in
+	// time: a permanent failure must be dead-lettered on its first delivery.
+	cfg.Streams.BackOff = []time.Duration{4 * time.Second}
+	cfg.Streams.AckWait = 4 * time.Second
 	cfg.Streams.MaxDeliver = 5
 	cfg.Fetch.Timeout = 2 * time.Second
 	return cfg
