@@ -1,6 +1,8 @@
 // Package index is Aura's registry: the durable store of registered human-made works, the
-// registry's change feed and the provenance disputes, and (added later) the in-memory matcher
-// that replicates the registry in every worker.
+// registry's change feed, the provenance disputes and the stored verdicts; the in-memory
+// Matcher that replicates the registry in every worker (a multi-index hash of the works'
+// perception hashes, exact against a linear scan); and the Registry that registers works
+// (with disputes) and checks pictures against them.
 //
 // A Store is the durable truth. Two implementations pass one contract suite
 // (package index/storetest):

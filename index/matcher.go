@@ -77,6 +77,7 @@ func NewMatcher() *Matcher {
 
 // Candidate is a registered work that a lookup accepted, with its evidence.
 type Candidate struct {
+	// WorkID and CreatorID identify the work and its creator.
 	WorkID    string
 	CreatorID string
 	// Match is hashing.Compare's best pairing of the query's views with the work's.
@@ -106,8 +107,10 @@ type MatcherStats struct {
 
 // Put inserts or replaces a work. A replaced work's old views stop matching in the same
 // step. A disabled entry, or one without fingerprint views, is not held: Put then only removes
-// the work. Put takes about a microsecond, plus a rebuild of the mid segment (tens of
-// milliseconds) every few hundred works; it never blocks lookups.
+// the work. Put takes microseconds, plus, every 256 works, a rebuild of the recent works'
+// segment (milliseconds), and every 32Ki works a merge of that segment into the base, which
+// runs in the background while Run runs and within the call otherwise (seconds at a million
+// works): amortized, about 40µs at 100k works and 110µs at 1M. It never blocks lookups.
 func (m *Matcher) Put(e MatchEntry) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -373,7 +376,8 @@ func (sc *lookupScratch) linear(sn *snapshot, si int, sg *segment, r int) {
 
 // near reports whether a view of work w is within r of a query view.
 func (sc *lookupScratch) near(sg *segment, w uint32, r int) bool {
-	for _, p := range sg.p[sg.viewOff[w]:sg.viewOff[w+1]] {
+	for v := sg.viewOff[w]; v < sg.viewOff[w+1]; v++ {
+		p := sg.p.at(v)
 		for _, q := range sc.qps {
 			if bits.OnesCount64(p^q) <= r {
 				return true
@@ -385,8 +389,8 @@ func (sc *lookupScratch) near(sg *segment, w uint32, r int) bool {
 
 // nearOne reports whether a view of work w is within r of the hash q.
 func nearOne(sg *segment, w uint32, q uint64, r int) bool {
-	for _, p := range sg.p[sg.viewOff[w]:sg.viewOff[w+1]] {
-		if bits.OnesCount64(p^q) <= r {
+	for v := sg.viewOff[w]; v < sg.viewOff[w+1]; v++ {
+		if bits.OnesCount64(sg.p.at(v)^q) <= r {
 			return true
 		}
 	}
@@ -429,7 +433,7 @@ func (sc *lookupScratch) fingerprint(sn *snapshot, sg *segment, w uint32) *hashi
 	views := sc.fp.Views[:0]
 	for i, v := range vl[:v1-v0] {
 		j := v0 + uint32(i)
-		views = append(views, hashing.View{Variant: v, Hashes: hashing.Hashes{P: hashing.Hash(sg.p[j]), D: hashing.Hash(sg.d[j]), A: hashing.Hash(sg.a[j])}})
+		views = append(views, hashing.View{Variant: v, Hashes: hashing.Hashes{P: hashing.Hash(sg.p.at(j)), D: hashing.Hash(sg.d.at(j)), A: hashing.Hash(sg.a.at(j))}})
 	}
 	sc.fp = hashing.Fingerprint{Version: hashing.FormatVersion, LowDetail: sg.flags[w]&flagLowDetail != 0, Views: views}
 	return &sc.fp

@@ -11,17 +11,24 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/aura-art/aura/hashing"
 	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/internal/redistest"
 )
 
-// The 1M-work benchmarks take minutes and about 2 GB; run them with -matcher.big, e.g.
+// The 1M-work benchmarks take minutes and about 2 GB; run them with -matcher.big, and the
+// lookups at 10M works (about 10 minutes to load, 12 GB) with -matcher.huge. The load
+// benchmarks load the whole registry each iteration: give them few.
 //
-//	go test ./index -run '^$' -bench 'Matcher' -benchtime 300x -matcher.big
+//	go test ./index -run '^$' -bench 'MatcherLookup' -benchtime 200x -matcher.big
+//	go test ./index -run '^$' -bench 'MatcherLoad|MatcherPut' -benchtime 1x -matcher.big
 var (
-	matcherBig  = flag.Bool("matcher.big", false, "also run the matcher benchmarks at 1M works (and 200k works in Redis)")
-	matcherHuge = flag.Bool("matcher.huge", false, "also run the lookup benchmarks at 10M works (about 12 GB)")
+	matcherBig   = flag.Bool("matcher.big", false, "also run the matcher benchmarks at 1M works (and 200k works in Redis)")
+	matcherHuge  = flag.Bool("matcher.huge", false, "also run the lookup benchmarks at 10M works (about 12 GB)")
+	matcherRedis = flag.Int("matcher.redis", 0, "works in Redis for BenchmarkMatcherLoadRedis (default 20000, 200000 with -matcher.big)")
 )
 
 // memStore serves LoadWorks from memory and has no changes: the cold start of a matcher
@@ -123,7 +130,11 @@ func loadMatcher(tb testing.TB, s index.Store) (*index.Matcher, time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	start := time.Now()
-	go func() { done <- m.Run(ctx, s, nil) }()
+	log := zap.NewNop()
+	if testing.Verbose() {
+		log = zaptest.NewLogger(tb)
+	}
+	go func() { done <- m.Run(ctx, s, log) }()
 	select {
 	case <-m.Ready():
 	case <-time.After(10 * time.Minute):
@@ -247,6 +258,7 @@ func BenchmarkMatcherLookupParallel(b *testing.B) {
 			qs := benchQueries(bm.entries, 512, true, 99)
 			var next atomic.Int64
 			b.ReportAllocs()
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					bm.m.Lookup(qs[next.Add(1)%int64(len(qs))], hashing.DefaultThresholds, 10)
@@ -301,12 +313,15 @@ func BenchmarkMatcherLoad(b *testing.B) {
 }
 
 // BenchmarkMatcherLoadRedis measures a cold start from a private Redis holding n works
-// (20k, or 200k with -matcher.big; filling Redis through CreateWork is the slow part, so a 1M
-// load is extrapolated from these).
+// (20k, 200k with -matcher.big, or -matcher.redis; filling Redis through CreateWork, about
+// 12k works a second, is the slow part).
 func BenchmarkMatcherLoadRedis(b *testing.B) {
 	n := 20_000
 	if *matcherBig {
 		n = 200_000
+	}
+	if *matcherRedis > 0 {
+		n = *matcherRedis
 	}
 	s := openRedis(b, redistest.Start(b))
 	entries := benchEntries(n, 5)
@@ -347,19 +362,22 @@ func BenchmarkMatcherLoadRedis(b *testing.B) {
 	})
 }
 
-// BenchmarkMatcherPut measures Put of new works into a matcher loaded with 100k works,
-// amortizing the tail's merges into the mid segment (and, every 32Ki works, the merge of the
-// mid segment into the base, done within Put when Run is not running).
+// BenchmarkMatcherPut measures Put of new works into a loaded matcher, amortizing the
+// tail's merges into the mid segment and, every 32Ki works, the merge of the mid segment into
+// the base (done within Put here, as Run is not running).
 func BenchmarkMatcherPut(b *testing.B) {
-	m, _ := loadMatcher(b, &memStore{n: 100_000, seed: 3})
-	fps := benchEntries(4096, 4)
-	i := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		e := fps[i%len(fps)]
-		e.ID = fmt.Sprintf("new_%08d", i)
-		i++
-		m.Put(e)
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("works=%d", n), func(b *testing.B) {
+			m, _ := loadMatcher(b, &memStore{n: n, seed: 3})
+			fps := benchEntries(4096, 4)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				e := fps[i%len(fps)]
+				e.ID = fmt.Sprintf("new_%08d", i)
+				i++
+				m.Put(e)
+			}
+		})
 	}
-	b.ReportMetric(float64(m.Len()), "works")
 }

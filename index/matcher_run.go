@@ -70,7 +70,7 @@ func (m *Matcher) Run(ctx context.Context, s Store, log *zap.Logger) error {
 	for {
 		if !loaded {
 			start := time.Now()
-			last, err := m.load(ctx, s)
+			last, read, err := m.load(ctx, s)
 			switch {
 			case ctx.Err() != nil:
 				return nil
@@ -87,7 +87,8 @@ func (m *Matcher) Run(ctx context.Context, s Store, log *zap.Logger) error {
 			delay, seq, loaded = retryMin, last, true
 			st := m.Stats()
 			log.Info("matcher loaded", zap.Int("works", st.Works), zap.Int("views", st.Views),
-				zap.Int64("bytes", st.Bytes), zap.Uint64("seq", last), zap.Duration("took", time.Since(start)))
+				zap.Int64("bytes", st.Bytes), zap.Uint64("seq", last), zap.Duration("read", read),
+				zap.Duration("took", time.Since(start)))
 			m.readyOnce.Do(func() { close(m.ready) })
 		}
 		cs, err := s.WaitChanges(ctx, seq, MaxPageSize)
@@ -116,22 +117,50 @@ func (m *Matcher) Run(ctx context.Context, s Store, log *zap.Logger) error {
 	}
 }
 
+// loadBatchSize is how many entries load hands to its builder at a time.
+const loadBatchSize = 512
+
 // load reads every work of the store into a new state, builds its base segment and installs
-// it, and returns the last Seq the load reflects.
-func (m *Matcher) load(ctx context.Context, s Store) (uint64, error) {
+// it, and returns the last Seq the load reflects and how long reading the store took. A
+// goroutine builds the state while the store reads and decodes the next works.
+func (m *Matcher) load(ctx context.Context, s Store) (uint64, time.Duration, error) {
+	start := time.Now()
 	st := newState()
-	b := newSegmentBuilder()
+	base := newSegment()
+	batches := make(chan []MatchEntry, 4)
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		prev := ""
+		for batch := range batches {
+			for _, e := range batch {
+				if e.ID == prev { // stores list works in id order, each once; if not, the last wins
+					st.remove(e.ID)
+				}
+				prev = e.ID
+				if matchable(e) {
+					st.loadEntry(base, e)
+				}
+			}
+		}
+	}()
+	batch := make([]MatchEntry, 0, loadBatchSize)
 	last, err := s.LoadWorks(ctx, func(e MatchEntry) error {
-		st.remove(e.ID) // a store lists each work once; if not, the last one wins
-		if matchable(e) {
-			st.loadEntry(b, e)
+		batch = append(batch, e)
+		if len(batch) == loadBatchSize {
+			batches <- batch
+			batch = make([]MatchEntry, 0, loadBatchSize)
 		}
 		return nil
 	})
+	batches <- batch
+	close(batches)
+	<-built
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	base := b.finish()
+	read := time.Since(start)
+	base.trim()
 	m.mu.Lock()
 	cfg := m.cfg
 	m.mu.Unlock()
@@ -142,7 +171,7 @@ func (m *Matcher) load(ctx context.Context, s Store) (uint64, error) {
 	m.st = st
 	m.settleLocked()
 	m.seq.Store(last)
-	return last, nil
+	return last, read, nil
 }
 
 // failLog logs store failures without flooding: the first one, then at most one line every

@@ -205,10 +205,10 @@ func (st *state) appendEntry(e MatchEntry) {
 }
 
 // loadEntry adds an enabled work to the segment a load builds.
-func (st *state) loadEntry(b *segmentBuilder, e MatchEntry) {
+func (st *state) loadEntry(sg *segment, e MatchEntry) {
 	fp := e.Fingerprint
 	slot := st.add(e.ID, len(fp.Views))
-	b.add(slot, e.ID, st.internCreator(e.CreatorID), st.internVariants(fp.Views), fp.LowDetail, fp.Views)
+	sg.appendWork(slot, e.ID, st.internCreator(e.CreatorID), st.internVariants(fp.Views), fp.LowDetail, fp.Views)
 }
 
 // matchable reports whether an entry is one the matcher holds: enabled, with views.
@@ -219,14 +219,14 @@ func matchable(e MatchEntry) bool {
 // rebuild returns a segment of the works of srcs that are not dead in dead, indexed for radius
 // r when large enough, and the slots of the dead works it dropped.
 func rebuild(srcs []*segment, dead func(uint32) bool, r int, cfg layout) (*segment, []uint32) {
-	nw, nv := 0, 0
+	nw := 0
 	for _, s := range srcs {
 		if s != nil {
-			nw, nv = nw+s.len(), nv+s.views()
+			nw += s.len()
 		}
 	}
 	out := newSegment()
-	out.grow(nw, max(1, nv/max(nw, 1)))
+	out.grow(nw)
 	var dropped []uint32
 	for _, s := range srcs {
 		if s == nil {

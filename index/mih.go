@@ -77,9 +77,9 @@ func (t *mihTable) chunk(p uint64) uint64 { return p >> t.shift & (1<<t.nbits - 
 func (t *mihTable) partial(p uint64) uint64 { return bits.RotateLeft64(p, -int(t.rot)) & t.pmask }
 
 // segment is an immutable part of the replica: works with their views in flat arrays (struct
-// of arrays, no pointers for the garbage collector to follow) and, unless it is small, the
-// multi-index over the views' P hashes. The tail segment grows by appending (see appendWork):
-// readers only look below the lengths of the snapshot they hold.
+// of arrays, with almost no pointers for the garbage collector to follow) and, unless it is
+// small, the multi-index over the views' P hashes. The tail segment grows by appending (see
+// appendWork): readers only look below the lengths of the snapshot they hold.
 type segment struct {
 	// Per work.
 	slot    []uint32 // the work's slot; its dead bit is in the snapshot's deadSet
@@ -91,7 +91,7 @@ type segment struct {
 	ids     []byte
 
 	// Per view.
-	p, d, a []uint64
+	p, d, a column
 
 	// Multi-index; nil for a segment scanned linearly.
 	tabs       []mihTable
@@ -108,7 +108,7 @@ func newSegment() *segment {
 
 func (sg *segment) len() int { return len(sg.slot) }
 
-func (sg *segment) views() int { return len(sg.p) }
+func (sg *segment) views() int { return sg.p.n }
 
 func (sg *segment) id(w uint32) string { return string(sg.ids[sg.idOff[w]:sg.idOff[w+1]]) }
 
@@ -116,11 +116,11 @@ func (sg *segment) id(w uint32) string { return string(sg.ids[sg.idOff[w]:sg.idO
 // reader holding the receiver never sees the new elements.
 func (sg *segment) appendWork(slot uint32, id string, creator, vlist uint32, lowDetail bool, views []hashing.View) {
 	for _, v := range views {
-		sg.p = append(sg.p, uint64(v.P))
-		sg.d = append(sg.d, uint64(v.D))
-		sg.a = append(sg.a, uint64(v.A))
+		sg.p.push(uint64(v.P))
+		sg.d.push(uint64(v.D))
+		sg.a.push(uint64(v.A))
 	}
-	sg.appendMeta(slot, id, creator, vlist, lowDetail, uint32(len(sg.p)))
+	sg.appendMeta(slot, id, creator, vlist, lowDetail, uint32(sg.p.n))
 }
 
 // appendMeta appends a work's own data; its views end at viewEnd.
@@ -138,62 +138,30 @@ func (sg *segment) appendMeta(slot uint32, id string, creator, vlist uint32, low
 	sg.viewOff = append(sg.viewOff, viewEnd)
 }
 
-// blocks collects a long array in fixed-size blocks, so that growing it never copies it;
-// concat copies it once.
-type blocks struct {
-	full [][]uint64
-	cur  []uint64
-	n    int
+// column is a long array of hashes kept in fixed-size chunks: it grows without copying (a
+// load of a million works never copies its 336 MB of hashes, nor touches twice the memory),
+// and a snapshot can share it while the writer appends, as neither the chunks a reader can
+// see nor the chunk pointers it can see ever change.
+type column struct {
+	chunks []*colChunk
+	n      int
 }
 
-const blockLen = 1 << 16
+const colShift = 14 // 16Ki hashes (128 KiB) a chunk
 
-func (b *blocks) add(x uint64) {
-	if len(b.cur) == cap(b.cur) {
-		if b.cur != nil {
-			b.full = append(b.full, b.cur)
-		}
-		b.cur = make([]uint64, 0, blockLen)
+type colChunk [1 << colShift]uint64
+
+func (c *column) at(i uint32) uint64 { return c.chunks[i>>colShift][i&(1<<colShift-1)] }
+
+func (c *column) push(x uint64) {
+	if c.n == len(c.chunks)<<colShift {
+		c.chunks = append(c.chunks, new(colChunk))
 	}
-	b.cur = append(b.cur, x)
-	b.n++
+	c.chunks[c.n>>colShift][c.n&(1<<colShift-1)] = x
+	c.n++
 }
 
-func (b *blocks) concat() []uint64 {
-	out := make([]uint64, 0, b.n)
-	for _, f := range b.full {
-		out = append(out, f...)
-	}
-	out = append(out, b.cur...)
-	*b = blocks{}
-	return out
-}
-
-// segmentBuilder builds a big segment from entries (a load), without copying its view arrays
-// as they grow.
-type segmentBuilder struct {
-	sg      *segment
-	p, d, a blocks
-}
-
-func newSegmentBuilder() *segmentBuilder { return &segmentBuilder{sg: newSegment()} }
-
-func (b *segmentBuilder) add(slot uint32, id string, creator, vlist uint32, lowDetail bool, views []hashing.View) {
-	for _, v := range views {
-		b.p.add(uint64(v.P))
-		b.d.add(uint64(v.D))
-		b.a.add(uint64(v.A))
-	}
-	b.sg.appendMeta(slot, id, creator, vlist, lowDetail, uint32(b.p.n))
-}
-
-// finish returns the segment, unindexed, with no spare capacity.
-func (b *segmentBuilder) finish() *segment {
-	sg := b.sg
-	sg.p, sg.d, sg.a = b.p.concat(), b.d.concat(), b.a.concat()
-	sg.trim()
-	return sg
-}
+func (c *column) bytes() int64 { return int64(len(c.chunks))*(1<<colShift)*8 + int64(cap(c.chunks))*8 }
 
 // copyWork appends work w of src.
 func (sg *segment) copyWork(src *segment, w uint32) {
@@ -203,15 +171,16 @@ func (sg *segment) copyWork(src *segment, w uint32) {
 	sg.flags = append(sg.flags, src.flags[w])
 	sg.ids = append(sg.ids, src.ids[src.idOff[w]:src.idOff[w+1]]...)
 	sg.idOff = append(sg.idOff, uint32(len(sg.ids)))
-	v0, v1 := src.viewOff[w], src.viewOff[w+1]
-	sg.p = append(sg.p, src.p[v0:v1]...)
-	sg.d = append(sg.d, src.d[v0:v1]...)
-	sg.a = append(sg.a, src.a[v0:v1]...)
-	sg.viewOff = append(sg.viewOff, uint32(len(sg.p)))
+	for v := src.viewOff[w]; v < src.viewOff[w+1]; v++ {
+		sg.p.push(src.p.at(v))
+		sg.d.push(src.d.at(v))
+		sg.a.push(src.a.at(v))
+	}
+	sg.viewOff = append(sg.viewOff, uint32(sg.p.n))
 }
 
-// grow reserves room for n more works of about vpw views each.
-func (sg *segment) grow(n, vpw int) {
+// grow reserves room for n more works.
+func (sg *segment) grow(n int) {
 	grow := func(s []uint32, n int) []uint32 { return append(make([]uint32, 0, len(s)+n), s...) }
 	sg.slot = grow(sg.slot, n)
 	sg.vlist = grow(sg.vlist, n)
@@ -220,8 +189,6 @@ func (sg *segment) grow(n, vpw int) {
 	sg.idOff = grow(sg.idOff, n)
 	sg.flags = append(make([]uint8, 0, len(sg.flags)+n), sg.flags...)
 	sg.ids = append(make([]byte, 0, len(sg.ids)+n*20), sg.ids...)
-	g64 := func(s []uint64) []uint64 { return append(make([]uint64, 0, len(s)+n*vpw), s...) }
-	sg.p, sg.d, sg.a = g64(sg.p), g64(sg.d), g64(sg.a)
 }
 
 // trim drops spare capacity, so the finished segment holds what it needs.
@@ -234,7 +201,6 @@ func (sg *segment) trim() {
 	if cap(sg.ids) > len(sg.ids) {
 		sg.ids = append([]byte(nil), sg.ids...)
 	}
-	sg.p, sg.d, sg.a = clip64(sg.p), clip64(sg.d), clip64(sg.a)
 }
 
 func clip32(s []uint32) []uint32 {
@@ -244,17 +210,10 @@ func clip32(s []uint32) []uint32 {
 	return s
 }
 
-func clip64(s []uint64) []uint64 {
-	if cap(s)-len(s) > len(s)/16 {
-		return append([]uint64(nil), s...)
-	}
-	return s
-}
-
 // bytes is the memory the segment holds, by capacity.
 func (sg *segment) bytes() int64 {
 	n := int64(cap(sg.slot)+cap(sg.viewOff)+cap(sg.vlist)+cap(sg.creator)+cap(sg.idOff))*4 +
-		int64(cap(sg.flags)+cap(sg.ids)) + int64(cap(sg.p)+cap(sg.d)+cap(sg.a))*8
+		int64(cap(sg.flags)+cap(sg.ids)) + sg.p.bytes() + sg.d.bytes() + sg.a.bytes()
 	for _, t := range sg.tabs {
 		n += int64(cap(t.off))*4 + int64(cap(t.post))*8
 	}
@@ -303,7 +262,7 @@ func chooseChunks(nworks, nviews, r int) []int {
 }
 
 // planRadii chooses the probe radius of each table (-1: not probed) for Hamming radius r,
-// with sum(r_i + 1) = r + 1, greedily by the cost model (the cost of a table grows convexly
+// with sum(r_i + 1) = r + 1 (or every table probed in full), greedily by the cost model (the cost of a table grows convexly
 // with its radius, so greedy is optimal), and returns them with their modelled cost per query
 // view.
 func planRadii(tabs []mihTable, nviews, r int) ([]int, float64) {
@@ -370,35 +329,38 @@ func (sg *segment) buildIndex(widths []int, maxPart int) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i := range sg.tabs {
-		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		wg.Go(func() {
+			defer func() { <-sem }()
 			sg.buildTable(&sg.tabs[i])
-		}()
+		})
 	}
 	wg.Wait()
 }
 
-// buildTable fills one table by a counting sort of the views on their chunk. Within a bucket
-// the postings are in work order.
+// buildTable fills one table by a counting sort of the views on their chunk: the postings
+// sorted by chunk value, and within a bucket in view order. (A two-pass radix sort writes
+// more cache-friendly but needs scratch arrays as large as the postings; on a cold start,
+// touching fresh memory costs more than the cache misses it saves.)
 func (sg *segment) buildTable(t *mihTable) {
 	nb := 1 << t.nbits
 	t.off = make([]uint32, nb+1)
-	for _, p := range sg.p {
-		t.off[t.chunk(p)+1]++
+	for i, ch := range sg.p.chunks {
+		for _, p := range ch[:min(1<<colShift, sg.p.n-i<<colShift)] {
+			t.off[t.chunk(p)+1]++
+		}
 	}
 	for i := 1; i <= nb; i++ {
 		t.off[i] += t.off[i-1]
 	}
 	cur := make([]uint32, nb)
 	copy(cur, t.off[:nb])
-	t.post = make([]uint64, len(sg.p))
+	t.post = make([]uint64, sg.p.n)
 	pb := sg.partBits
 	for w := range uint32(sg.len()) {
 		hi := uint64(w) << pb
 		for v := sg.viewOff[w]; v < sg.viewOff[w+1]; v++ {
-			p := sg.p[v]
+			p := sg.p.at(v)
 			k := t.chunk(p)
 			t.post[cur[k]] = hi | t.partial(p)
 			cur[k]++
