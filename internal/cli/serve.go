@@ -105,9 +105,9 @@ func runServe(ctx context.Context, std IO, args []string) error {
 		return err
 	}
 	defer reg.Close()
-	vs, ok := reg.store.(worker.VerdictStore)
-	if !ok {
-		return fmt.Errorf("the store %T cannot keep verdicts", reg.store)
+	deps, metrics, err := workerDeps(reg)
+	if err != nil {
+		return err
 	}
 	cc := worker.DefaultConnConfig()
 	cc.URL, cc.Name = emb.ClientURL(), "aura-serve"
@@ -116,8 +116,7 @@ func runServe(ctx context.Context, std IO, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	metrics, wm := newMetrics(reg.Matcher(), reg.store)
-	w, err := worker.New(nc, worker.Deps{Checker: reg.Registry, Store: vs, Metrics: wm}, wc, log)
+	w, err := worker.New(nc, deps, wc, log)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -52,17 +53,16 @@ func runWorker(ctx context.Context, std IO, args []string) error {
 		return err
 	}
 	defer reg.Close()
-	vs, ok := reg.store.(worker.VerdictStore)
-	if !ok {
-		return fmt.Errorf("the store %T cannot keep verdicts", reg.store)
+	deps, metrics, err := workerDeps(reg)
+	if err != nil {
+		return err
 	}
 	nc, err := worker.Connect(ctx, cc, log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	metrics, wm := newMetrics(reg.Matcher(), reg.store)
-	w, err := worker.New(nc, worker.Deps{Checker: reg.Registry, Store: vs, Metrics: wm}, wc, log)
+	w, err := worker.New(nc, deps, wc, log)
 	if err != nil {
 		return err
 	}
@@ -99,6 +99,17 @@ func runWorker(ctx context.Context, std IO, args []string) error {
 		err = herr
 	}
 	return err
+}
+
+// workerDeps are the dependencies of a worker that checks submissions against an opened
+// registry and keeps their verdicts in its store, with a fresh metrics registry to serve.
+func workerDeps(reg *openedRegistry) (worker.Deps, *prometheus.Registry, error) {
+	vs, ok := reg.store.(worker.VerdictStore)
+	if !ok {
+		return worker.Deps{}, nil, fmt.Errorf("the store %T cannot keep verdicts", reg.store)
+	}
+	metrics, wm := newMetrics(reg.Matcher(), reg.store)
+	return worker.Deps{Checker: reg.Registry, Store: vs, Metrics: wm}, metrics, nil
 }
 
 // jsonLogger returns a production logger that writes JSON lines at level and above to
