@@ -679,3 +679,8 @@ func (s *BoltStore) Close() error {
 	})
 	return err
 }
+
+// DB returns the bbolt database, for stores that keep their own buckets in the same file
+// (review.NewBoltStore). They must not use the buckets this store names, and must not close
+// it.
+func (s *BoltStore) DB() *bolt.DB { return s.db }

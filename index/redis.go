@@ -662,3 +662,12 @@ func (s *RedisStore) Close() error {
 	})
 	return err
 }
+
+// Client returns the Redis client, for stores that keep their own keys on the same server
+// (review.NewRedisStore); they must not close it.
+func (s *RedisStore) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix returns the key prefix the store was opened with (RedisOptions.Prefix).
+func (s *RedisStore) Prefix() string {
+	return strings.TrimSuffix(strings.TrimPrefix(s.keys.base, "{"), ":reg}:")
+}
