@@ -112,7 +112,38 @@ type Registry struct {
 	commitMu sync.Mutex
 
 	names nameCache
+
+	suppressor Suppressor
+	onDispute  func(ctx context.Context, d DisputeRecorded) error
 }
+
+// Suppressor clears candidates that moderators' decisions have settled
+// (review.Suppressor): it returns cands with Suppressed set on those a decision clears for
+// this picture and claimed creator. It must be safe for concurrent use. An error fails the
+// check (the store that keeps decisions is down), so a worker retries rather than flag a
+// picture a moderator already cleared.
+type Suppressor interface {
+	Suppress(ctx context.Context, q *hashing.Fingerprint, claimedCreator string, cands []verdict.Candidate) ([]verdict.Candidate, error)
+}
+
+// DisputeRecorded is what a registry tells OnDispute: the dispute, the newer registration
+// (thumbnail included), its Query fingerprint, and the earlier work's match with its
+// evidence.
+type DisputeRecorded struct {
+	Dispute *Dispute
+	Work    *Work
+	Query   *hashing.Fingerprint
+	Match   verdict.Candidate
+}
+
+// SetSuppressor makes every check consult s. Call it before the registry is used.
+func (r *Registry) SetSuppressor(s Suppressor) { r.suppressor = s }
+
+// OnDispute makes the registry call fn after recording each dispute (again when a retried
+// registration finds the dispute recorded before, so fn must be idempotent). An error from
+// fn fails the registration; the work stays registered and registering the same bytes again
+// calls fn again. Call it before the registry is used.
+func (r *Registry) OnDispute(fn func(ctx context.Context, d DisputeRecorded) error) { r.onDispute = fn }
 
 // NewRegistry returns a registry over a store and a matcher. log may be nil.
 func NewRegistry(s Store, m *Matcher, cfg RegistryConfig, log *zap.Logger) (*Registry, error) {
@@ -244,7 +275,7 @@ func (r *Registry) Commit(ctx context.Context, p *Pending) (RegisterResult, erro
 	if !disputed {
 		return res, nil
 	}
-	d, err := r.recordDispute(ctx, created, other)
+	d, err := r.recordDispute(ctx, created, p.query, other)
 	if err != nil {
 		return RegisterResult{}, err
 	}
@@ -274,7 +305,7 @@ func (r *Registry) commitExisting(ctx context.Context, existing *Work, p *Pendin
 		if !w.RegisteredAt.Before(existing.RegisteredAt) {
 			continue
 		}
-		d, err := r.recordDispute(ctx, existing, c)
+		d, err := r.recordDispute(ctx, existing, p.query, c)
 		if err != nil {
 			return RegisterResult{}, err
 		}
@@ -297,13 +328,20 @@ func (r *Registry) bestOther(q *hashing.Fingerprint, creatorID, skipID string) (
 
 // recordDispute records that work w matches the earlier work of candidate c. A dispute
 // recorded before (same pair) is not an error.
-func (r *Registry) recordDispute(ctx context.Context, w *Work, c Candidate) (*Dispute, error) {
+func (r *Registry) recordDispute(ctx context.Context, w *Work, q *hashing.Fingerprint, c Candidate) (*Dispute, error) {
 	d := &Dispute{
 		ID: DisputeID(w.ID, c.WorkID), WorkID: w.ID, ExistingWorkID: c.WorkID,
 		CreatorID: w.CreatorID, ExistingCreatorID: c.CreatorID, Score: min(1, max(0, c.Match.Score)),
 	}
 	if err := r.store.CreateDispute(ctx, d); err != nil && !errors.Is(err, ErrExists) {
 		return nil, fmt.Errorf("index: register: work %s is registered; recording its dispute with %s: %w", w.ID, c.WorkID, err)
+	}
+	if r.onDispute != nil {
+		n, _ := r.workNames(ctx, c.WorkID)
+		m := verdict.Candidate{WorkID: c.WorkID, CreatorID: c.CreatorID, CreatorName: n.creator, Title: n.title, Match: c.Match, LowDetail: c.LowDetail}
+		if err := r.onDispute(ctx, DisputeRecorded{Dispute: d, Work: w, Query: q, Match: m}); err != nil {
+			return nil, fmt.Errorf("index: register: work %s is registered and its dispute recorded; opening its review case: %w", w.ID, err)
+		}
 	}
 	return d, nil
 }
@@ -337,11 +375,12 @@ func (r *Registry) Check(ctx context.Context, data []byte, claimedCreator string
 	if err != nil {
 		return verdict.Verdict{}, fmt.Errorf("index: check: decode: %w", err)
 	}
-	return r.CheckFingerprint(ctx, img.Fingerprint(hashing.Query), claimedCreator), nil
+	return r.CheckFingerprint(ctx, img.Fingerprint(hashing.Query), claimedCreator)
 }
 
-// CheckFingerprint is Check for a Query fingerprint computed elsewhere.
-func (r *Registry) CheckFingerprint(ctx context.Context, q *hashing.Fingerprint, claimedCreator string) verdict.Verdict {
+// CheckFingerprint is Check for a Query fingerprint computed elsewhere. It fails only when
+// the Suppressor does.
+func (r *Registry) CheckFingerprint(ctx context.Context, q *hashing.Fingerprint, claimedCreator string) (verdict.Verdict, error) {
 	th := r.cfg.Thresholds
 	found := r.matcher.Lookup(q, th, verdict.MaxMatches)
 	cands := make([]verdict.Candidate, 0, len(found))
@@ -355,9 +394,15 @@ func (r *Registry) CheckFingerprint(ctx context.Context, q *hashing.Fingerprint,
 			Match: c.Match, LowDetail: c.LowDetail,
 		})
 	}
+	if r.suppressor != nil && len(cands) > 0 {
+		var err error
+		if cands, err = r.suppressor.Suppress(ctx, q, claimedCreator, cands); err != nil {
+			return verdict.Verdict{}, fmt.Errorf("index: check: decisions: %w", err)
+		}
+	}
 	v := verdict.Classify(claimedCreator, cands, th)
 	v.LowDetail = q.LowDetail
-	return v
+	return v, nil
 }
 
 // SetDisabled disables (true) or re-enables (false) a work in the store and in the matcher.

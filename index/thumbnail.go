@@ -21,6 +21,11 @@ const ThumbnailSide = 256
 // MaxThumbnailSize; if none does, the picture is shrunk by a quarter and tried again.
 var thumbnailQualities = []int{85, 75, 65, 55, 45, 35}
 
+// Thumbnail returns the thumbnail of an image as works carry it (see makeThumbnail), for
+// other records that show a picture (review cases). data must have been accepted by
+// hashing.Config.Decode.
+func Thumbnail(data []byte, o hashing.Orientation) ([]byte, error) { return makeThumbnail(data, o) }
+
 // makeThumbnail returns the thumbnail of an image: a JPEG of at most MaxThumbnailSize bytes,
 // at most ThumbnailSide pixels on its longer side, turned upright by o, with transparency
 // flattened onto white. data must have been accepted by hashing.Config.Decode, whose limits

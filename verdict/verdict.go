@@ -60,7 +60,17 @@ type Match struct {
 	LowDetail bool `json:"low_detail,omitempty"`
 	// Description says all of the above in one line (hashing.Match.Describe).
 	Description string `json:"description"`
+	// Suppressed, when set, says why this match did not count towards the verdict: a
+	// moderator dismissed this picture against the work ("dismissed"), or the claimed
+	// creator holds a licence for derivatives of it ("licensed").
+	Suppressed string `json:"suppressed,omitempty"`
 }
+
+// The reasons a match is suppressed (Match.Suppressed, Candidate.Suppressed).
+const (
+	SuppressedDismissed = "dismissed"
+	SuppressedLicensed  = "licensed"
+)
 
 // Verdict is what Aura says about one picture. Its zero value is not a valid verdict; build
 // one with Classify.
@@ -96,6 +106,9 @@ type Candidate struct {
 	Match hashing.Match
 	// LowDetail reports that either picture is low-detail (see hashing.Thresholds.Accept).
 	LowDetail bool
+	// Suppressed, when set, is why a moderator's decision clears this candidate
+	// (SuppressedDismissed, SuppressedLicensed): it is listed but does not count.
+	Suppressed string
 }
 
 // Classify decides the verdict for a picture from the candidates a matcher found for it. It
@@ -114,21 +127,26 @@ type Candidate struct {
 //     rotation) and scores at least th.Forgery: LikelyForgery;
 //   - otherwise: Derivative.
 //
+// Suppressed candidates (Candidate.Suppressed) take no part in this: they are listed after
+// the others with their reason, so a picture whose every match is suppressed is Clear.
+//
 // An empty claimedCreator is never anyone's: the picture is then clear, a likely forgery or
 // a derivative. The verdict lists at most MaxMatches matches.
 func Classify(claimedCreator string, cands []Candidate, th hashing.Thresholds) Verdict {
 	v := Verdict{SchemaVersion: SchemaVersion, Verdict: Clear, ClaimedCreator: claimedCreator, Thresholds: th, Matches: []Match{}}
 	ranked := make([]Candidate, 0, len(cands))
+	var suppressed []Candidate
 	for _, c := range cands {
-		if th.Accept(c.Match, c.LowDetail) {
+		switch {
+		case !th.Accept(c.Match, c.LowDetail):
+		case c.Suppressed != "":
+			suppressed = append(suppressed, c)
+		default:
 			ranked = append(ranked, c)
 		}
 	}
-	if len(ranked) == 0 {
-		return v
-	}
 	own := func(c Candidate) bool { return claimedCreator != "" && c.CreatorID == claimedCreator }
-	slices.SortStableFunc(ranked, func(a, b Candidate) int {
+	byRank := func(a, b Candidate) int {
 		if c := cmp.Compare(b.Match.Score, a.Match.Score); c != 0 {
 			return c
 		}
@@ -139,10 +157,14 @@ func Classify(claimedCreator string, cands []Candidate, th hashing.Thresholds) V
 			return 1
 		}
 		return cmp.Compare(a.WorkID, b.WorkID)
-	})
-	ranked = ranked[:min(len(ranked), MaxMatches)]
-	for _, c := range ranked {
+	}
+	slices.SortStableFunc(ranked, byRank)
+	slices.SortStableFunc(suppressed, byRank)
+	for _, c := range append(ranked, suppressed...)[:min(len(ranked)+len(suppressed), MaxMatches)] {
 		v.Matches = append(v.Matches, NewMatch(c))
+	}
+	if len(ranked) == 0 {
+		return v
 	}
 	best := ranked[0]
 	switch {
@@ -177,5 +199,6 @@ func NewMatch(c Candidate) Match {
 		Trimmed:     u.Trimmed,
 		LowDetail:   c.LowDetail,
 		Description: c.Match.Describe(),
+		Suppressed:  c.Suppressed,
 	}
 }

@@ -17,6 +17,11 @@ func cand(work, creator string, score float64, v hashing.Variant) verdict.Candid
 	return verdict.Candidate{WorkID: work, CreatorID: creator, Match: hashing.Match{Score: score, Upload: v}}
 }
 
+func supp(c verdict.Candidate, why string) verdict.Candidate {
+	c.Suppressed = why
+	return c
+}
+
 var (
 	whole  = hashing.Variant{Region: hashing.Full}
 	mirror = hashing.Variant{Orientation: hashing.Mirror, Region: hashing.Full}
@@ -60,6 +65,11 @@ func TestClassify(t *testing.T) {
 		{"crop", "alice", []verdict.Candidate{cand("w_1", "bob", 0.99, crop)}, verdict.Derivative, []string{"w_1"}},
 		{"rotation", "alice", []verdict.Candidate{cand("w_1", "bob", 0.99, turn)}, verdict.Derivative, []string{"w_1"}},
 		{"trim", "alice", []verdict.Candidate{cand("w_1", "bob", 0.99, trim)}, verdict.Derivative, []string{"w_1"}},
+		{"dismissed match does not count", "alice", []verdict.Candidate{supp(cand("w_1", "bob", 0.99, whole), verdict.SuppressedDismissed)}, verdict.Clear, []string{"w_1"}},
+		{"licensed match does not count, the next one does", "alice", []verdict.Candidate{
+			supp(cand("w_1", "bob", 0.99, whole), verdict.SuppressedLicensed), cand("w_2", "carol", 0.8, crop),
+		}, verdict.Derivative, []string{"w_2", "w_1"}},
+		{"suppressed below threshold is not listed", "alice", []verdict.Candidate{supp(cand("w_1", "bob", 0.5, whole), verdict.SuppressedDismissed)}, verdict.Clear, nil},
 		{"unsorted input is ranked", "carol", []verdict.Candidate{
 			cand("w_1", "bob", 0.7, whole), cand("w_2", "alice", 0.9, mirror), cand("w_3", "bob", 0.8, whole),
 		}, verdict.Derivative, []string{"w_2", "w_3", "w_1"}},

@@ -28,6 +28,9 @@ const (
 	VerdictPrefix = "aura.verdict."
 	// DeadLetterPrefix starts the subject of a dead letter: "aura.dlq.<tenant>".
 	DeadLetterPrefix = "aura.dlq."
+	// DecisionPrefix starts the subject of a moderator's decision: "aura.decision.<tenant>"
+	// (review.DecisionSubject; disputes use the tenant "registry").
+	DecisionPrefix = "aura.decision."
 	// CheckSubject is the default subject of synchronous checks (request-reply).
 	CheckSubject = "aura.check"
 	// CheckQueue is the default queue group of the synchronous check responders.

@@ -14,10 +14,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/review"
 )
 
 // process runs the pipeline on one delivered submission: decode, (on a redelivery) look for
-// a stored verdict, fetch, check, store, publish. A panic becomes the result's error.
+// a stored verdict, fetch, check, open the review case when flagged, store, publish. A
+// panic becomes the result's error.
+//
+// The case is opened before the verdict is stored, so a stored flagged verdict always has
+// its case: a redelivery that finds the stored verdict needs neither the picture nor a new
+// case.
 func (w *Worker) process(ctx context.Context, d delivery, start time.Time) (res result) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -94,12 +100,25 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 	if err != nil {
 		return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
 	}
+	timings := map[string]float64{"queue": ms(queue), "fetch": ms(fetchTime), "check": ms(checkTime)}
+	if v.Flagged() && w.cases != nil {
+		t := time.Now()
+		source := sub.Image.URL
+		if source == "" {
+			source = "inline"
+		}
+		_, err := w.cases.OpenUpload(ctx, review.Flagged{
+			Tenant: sub.Tenant, SubmissionID: sub.ID, ClaimedCreator: sub.Creator, Source: source, Data: data, Verdict: v,
+		})
+		w.metrics.stage("case", time.Since(t))
+		timings["case"] = ms(time.Since(t))
+		if err != nil {
+			return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
+		}
+	}
+	timings["total"] = ms(time.Since(start))
 	return &index.VerdictRecord{
-		Tenant: sub.Tenant, SubmissionID: sub.ID, Verdict: v, WorkerID: w.cfg.ID,
-		TimingsMS: map[string]float64{
-			"queue": ms(queue), "fetch": ms(fetchTime), "check": ms(checkTime), "total": ms(time.Since(start)),
-		},
-		At: time.Now(),
+		Tenant: sub.Tenant, SubmissionID: sub.ID, Verdict: v, WorkerID: w.cfg.ID, TimingsMS: timings, At: time.Now(),
 	}, nil
 }
 

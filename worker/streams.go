@@ -20,6 +20,10 @@ type StreamsConfig struct {
 	Verdicts string
 	// DeadLetter is the stream of dead letters, on "aura.dlq.>". Default "DEADLETTER".
 	DeadLetter string
+	// Decisions is the stream of moderators' decisions, on "aura.decision.>", which
+	// marketplaces consume at their own pace. It keeps VerdictsMaxAge and deduplicates by
+	// event id within VerdictDuplicates. Default "DECISIONS".
+	Decisions string
 	// Consumer is the durable pull consumer all workers share. Default "workers".
 	Consumer string
 	// Replicas is the number of replicas of each stream (1, 3 or 5 in a cluster). Default 1.
@@ -58,7 +62,7 @@ type StreamsConfig struct {
 // DefaultStreamsConfig returns the defaults documented on each field.
 func DefaultStreamsConfig() StreamsConfig {
 	return StreamsConfig{
-		Submissions: "SUBMISSIONS", Verdicts: "VERDICTS", DeadLetter: "DEADLETTER", Consumer: "workers",
+		Submissions: "SUBMISSIONS", Verdicts: "VERDICTS", DeadLetter: "DEADLETTER", Decisions: "DECISIONS", Consumer: "workers",
 		Replicas: 1, Duplicates: 2 * time.Minute, VerdictDuplicates: 30 * time.Minute,
 		SubmissionsMaxAge: 7 * 24 * time.Hour, VerdictsMaxAge: 7 * 24 * time.Hour, DeadLetterMaxAge: 30 * 24 * time.Hour,
 		AckWait: 30 * time.Second, BackOff: []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
@@ -71,7 +75,7 @@ func (c StreamsConfig) Validate() error {
 	var errs []error
 	for _, n := range []struct{ name, v string }{
 		{"submissions_stream", c.Submissions}, {"verdicts_stream", c.Verdicts},
-		{"dead_letter_stream", c.DeadLetter}, {"consumer", c.Consumer},
+		{"dead_letter_stream", c.DeadLetter}, {"decisions_stream", c.Decisions}, {"consumer", c.Consumer},
 	} {
 		if n.v == "" {
 			errs = append(errs, fmt.Errorf("%s must not be empty", n.name))
@@ -145,32 +149,30 @@ func (c StreamsConfig) SubmissionsStream() jetstream.StreamConfig {
 // VerdictsStream returns the configuration of the verdicts stream: limits retention
 // (VerdictsMaxAge), file storage, the VerdictDuplicates window.
 func (c StreamsConfig) VerdictsStream() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        c.Verdicts,
-		Description: "Aura verdicts, by tenant and verdict: aura.verdict.<tenant>.<verdict>",
-		Subjects:    []string{VerdictPrefix + ">"},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    c.Replicas,
-		Duplicates:  c.VerdictDuplicates,
-		MaxAge:      c.VerdictsMaxAge,
-		Discard:     jetstream.DiscardOld,
-	}
+	return c.limitsStream(c.Verdicts, "Aura verdicts, by tenant and verdict: aura.verdict.<tenant>.<verdict>",
+		VerdictPrefix, c.VerdictDuplicates, c.VerdictsMaxAge)
 }
 
 // DeadLetterStream returns the configuration of the dead-letter stream: limits retention
 // (DeadLetterMaxAge), file storage.
 func (c StreamsConfig) DeadLetterStream() jetstream.StreamConfig {
+	return c.limitsStream(c.DeadLetter, "Aura dead letters: submissions that failed for good, with the reason in the Aura-Reason header",
+		DeadLetterPrefix, c.Duplicates, c.DeadLetterMaxAge)
+}
+
+// DecisionsStream returns the configuration of the decisions stream: limits retention
+// (VerdictsMaxAge), file storage, the VerdictDuplicates window.
+func (c StreamsConfig) DecisionsStream() jetstream.StreamConfig {
+	return c.limitsStream(c.Decisions, "Aura moderators' decisions, by tenant: aura.decision.<tenant>",
+		DecisionPrefix, c.VerdictDuplicates, c.VerdictsMaxAge)
+}
+
+// limitsStream is a file-stored stream with limits retention on prefix+">".
+func (c StreamsConfig) limitsStream(name, desc, prefix string, dup, age time.Duration) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:        c.DeadLetter,
-		Description: "Aura dead letters: submissions that failed for good, with the reason in the Aura-Reason header",
-		Subjects:    []string{DeadLetterPrefix + ">"},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    c.Replicas,
-		Duplicates:  c.Duplicates,
-		MaxAge:      c.DeadLetterMaxAge,
-		Discard:     jetstream.DiscardOld,
+		Name: name, Description: desc, Subjects: []string{prefix + ">"},
+		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Replicas: c.Replicas,
+		Duplicates: dup, MaxAge: age, Discard: jetstream.DiscardOld,
 	}
 }
 
@@ -193,14 +195,14 @@ func (c StreamsConfig) ConsumerConfig() jetstream.ConsumerConfig {
 	return cc
 }
 
-// SetupStreams creates the three streams and the consumer, or updates them to match cfg. It
+// SetupStreams creates the four streams and the consumer, or updates them to match cfg. It
 // is idempotent and safe to call from every worker at start. It fails if cfg is invalid or a
 // stream exists with settings that cannot be changed (its retention or storage).
 func SetupStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	for _, sc := range []jetstream.StreamConfig{cfg.SubmissionsStream(), cfg.VerdictsStream(), cfg.DeadLetterStream()} {
+	for _, sc := range []jetstream.StreamConfig{cfg.SubmissionsStream(), cfg.VerdictsStream(), cfg.DeadLetterStream(), cfg.DecisionsStream()} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("worker: set up stream %s: %w", sc.Name, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aura-art/aura/fetch"
 	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/review"
 	"github.com/aura-art/aura/verdict"
 )
 
@@ -39,7 +40,15 @@ type Fetcher interface {
 	Fetch(ctx context.Context, url string) ([]byte, error)
 }
 
+// CaseOpener opens the review case of a flagged submission: *review.Opener. OpenUpload must
+// be idempotent (a second call for the same tenant and submission id returns the first
+// case) and safe for concurrent use.
+type CaseOpener interface {
+	OpenUpload(ctx context.Context, f review.Flagged) (*review.Case, error)
+}
+
 var (
+	_ CaseOpener   = (*review.Opener)(nil)
 	_ Checker      = (*index.Registry)(nil)
 	_ VerdictStore = (*index.BoltStore)(nil)
 	_ VerdictStore = (*index.RedisStore)(nil)
@@ -56,6 +65,8 @@ type Deps struct {
 	Fetcher Fetcher
 	// Metrics records what the worker does. Default nil: nothing is recorded.
 	Metrics *Metrics
+	// Cases opens a review case for every flagged verdict. Default nil: no cases.
+	Cases CaseOpener
 }
 
 // Worker takes submissions from the submissions stream, decides their verdicts, stores and
@@ -74,6 +85,7 @@ type Worker struct {
 	store   VerdictStore
 	fetcher Fetcher
 	metrics *Metrics
+	cases   CaseOpener
 	log     *zap.Logger
 
 	consuming atomic.Bool
@@ -107,7 +119,7 @@ func New(nc *nats.Conn, deps Deps, cfg Config, log *zap.Logger) (*Worker, error)
 	}
 	return &Worker{
 		cfg: cfg, nc: nc, js: js, checker: deps.Checker, store: deps.Store, fetcher: f,
-		metrics: deps.Metrics, log: log.Named("worker").With(zap.String("worker_id", cfg.ID)),
+		metrics: deps.Metrics, cases: deps.Cases, log: log.Named("worker").With(zap.String("worker_id", cfg.ID)),
 	}, nil
 }
 

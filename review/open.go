@@ -1,0 +1,109 @@
+package review
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aura-art/aura/hashing"
+	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/verdict"
+)
+
+// Opener opens cases: for flagged submissions (OpenUpload, which the worker calls) and for
+// registration disputes (OnDispute, which the registry calls).
+type Opener struct {
+	Store Store
+	// Hashing decodes the picture for its fingerprint and thumbnail. Default
+	// hashing.DefaultConfig().
+	Hashing hashing.Config
+}
+
+// Flagged is a flagged picture to open a case for.
+type Flagged struct {
+	Kind           Kind // Upload, Rescan or Retro; default Upload
+	Tenant         string
+	SubmissionID   string
+	ClaimedCreator string
+	Source         string
+	// Data is the picture's bytes; Fingerprint may be given instead (a retro case, whose
+	// picture is not kept), then the case has no thumbnail.
+	Data        []byte
+	Fingerprint *hashing.Fingerprint
+	Verdict     verdict.Verdict
+}
+
+// OpenUpload opens the case of a flagged picture, idempotently (see CaseID): a second call
+// for the same submission returns the first case. It decodes the picture again for its
+// fingerprint and thumbnail, which only flagged pictures pay for. A picture that cannot be
+// decoded still gets its case, without a thumbnail.
+func (o *Opener) OpenUpload(ctx context.Context, u Flagged) (*Case, error) {
+	kind := u.Kind
+	if kind == "" {
+		kind = Upload
+	}
+	c := &Case{
+		ID: CaseID(kind, u.Tenant, u.SubmissionID), Kind: kind, Tenant: u.Tenant, SubjectID: u.SubmissionID,
+		ClaimedCreator: u.ClaimedCreator, Source: u.Source, Verdict: u.Verdict.Verdict,
+	}
+	for _, m := range u.Verdict.Matches {
+		if m.Suppressed == "" {
+			c.Matches = append(c.Matches, m)
+		}
+	}
+	fp := u.Fingerprint
+	if u.Data != nil {
+		cfg := o.Hashing
+		if cfg == (hashing.Config{}) {
+			cfg = hashing.DefaultConfig()
+		}
+		if img, err := cfg.Decode(u.Data); err == nil {
+			if fp == nil {
+				fp = img.Fingerprint(hashing.Query)
+			}
+			c.Thumbnail, _ = index.Thumbnail(u.Data, img.Orientation)
+		}
+	}
+	if fp != nil {
+		b, err := fp.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("review: open case: %w", err)
+		}
+		c.Fingerprint = b
+	}
+	if len(c.Thumbnail) > MaxThumbnailSize {
+		c.Thumbnail = nil
+	}
+	stored, _, err := o.Store.CreateCase(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("review: open case of %s/%s: %w", u.Tenant, u.SubmissionID, err)
+	}
+	return stored, nil
+}
+
+// OnDispute opens the case of a registration dispute: pass it to index.Registry.OnDispute.
+// It is idempotent.
+func (o *Opener) OnDispute(ctx context.Context, d index.DisputeRecorded) error {
+	c := &Case{
+		ID: CaseID(Dispute, "", d.Dispute.ID), Kind: Dispute, SubjectID: d.Work.ID,
+		ClaimedCreator: d.Work.CreatorID, Source: "registration of work " + d.Work.ID,
+		Matches:   []verdict.Match{verdict.NewMatch(d.Match)},
+		Thumbnail: d.Work.Thumbnail,
+	}
+	if d.Work.RegisteredBy != "" {
+		c.Source += " by " + d.Work.RegisteredBy
+	}
+	if d.Query != nil {
+		b, err := d.Query.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("review: open dispute case: %w", err)
+		}
+		c.Fingerprint = b
+	}
+	if len(c.Thumbnail) > MaxThumbnailSize {
+		c.Thumbnail = nil
+	}
+	if _, _, err := o.Store.CreateCase(ctx, c); err != nil {
+		return fmt.Errorf("review: open case of dispute %s: %w", d.Dispute.ID, err)
+	}
+	return nil
+}

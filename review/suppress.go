@@ -1,0 +1,66 @@
+package review
+
+import (
+	"context"
+
+	"github.com/aura-art/aura/hashing"
+	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/verdict"
+)
+
+// SamePicture is the lowest score (hashing.Score) between the upright whole views of two
+// pictures at which they count as the same picture for a dismissal: re-encoded, resized or
+// re-saved copies of one file score 0.95 and above, while an edited copy (a crop, a
+// recolour, an overlay) scores lower and is flagged again.
+const SamePicture = 0.94
+
+// Suppressor is the registry's index.Suppressor over a Store: a candidate work is cleared
+// when a moderator dismissed the same picture against it, or when the claimed creator
+// holds a licence for it.
+type Suppressor struct {
+	Store Store
+}
+
+var _ index.Suppressor = Suppressor{}
+
+// Suppress implements index.Suppressor with one store read for all candidates.
+func (s Suppressor) Suppress(ctx context.Context, q *hashing.Fingerprint, claimedCreator string, cands []verdict.Candidate) ([]verdict.Candidate, error) {
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.WorkID
+	}
+	sup, err := s.Store.Suppressions(ctx, ids)
+	if err != nil || len(sup) == 0 {
+		return cands, err
+	}
+	out := make([]verdict.Candidate, len(cands))
+	copy(out, cands)
+	for i, c := range out {
+		ws := sup[c.WorkID]
+		switch {
+		case ws == nil:
+		case ws.LicensedTo(claimedCreator):
+			out[i].Suppressed = verdict.SuppressedLicensed
+		case dismissed(q, ws):
+			out[i].Suppressed = verdict.SuppressedDismissed
+		}
+	}
+	return out, nil
+}
+
+// dismissed reports whether q is the same picture as one dismissed against the work.
+func dismissed(q *hashing.Fingerprint, ws *Suppression) bool {
+	if q == nil || len(q.Views) == 0 {
+		return false
+	}
+	for _, raw := range ws.Dismissed {
+		var d hashing.Fingerprint
+		if d.UnmarshalBinary(raw) != nil || len(d.Views) == 0 {
+			continue
+		}
+		if hashing.Score(q.Views[0].Hashes.Distance(d.Views[0].Hashes)) >= SamePicture {
+			return true
+		}
+	}
+	return false
+}
