@@ -368,14 +368,35 @@ func registryEntry(w *Work) MatchEntry {
 // matcher saw it is left out, and a store error leaves the names out and is logged. An image
 // hashing refuses keeps hashing's error (errors.Is works). Check writes nothing.
 func (r *Registry) Check(ctx context.Context, data []byte, claimedCreator string) (verdict.Verdict, error) {
+	res, err := r.CheckImage(ctx, data, claimedCreator)
+	if err != nil {
+		return verdict.Verdict{}, err
+	}
+	return res.Verdict, nil
+}
+
+// CheckResult is a check's verdict with the picture's Query fingerprint.
+type CheckResult struct {
+	Verdict     verdict.Verdict
+	Fingerprint *hashing.Fingerprint
+}
+
+// CheckImage is Check that also returns the picture's fingerprint, for callers that keep it
+// (the worker's upload log, review cases).
+func (r *Registry) CheckImage(ctx context.Context, data []byte, claimedCreator string) (*CheckResult, error) {
 	if err := ctx.Err(); err != nil {
-		return verdict.Verdict{}, fmt.Errorf("index: check: %w", err)
+		return nil, fmt.Errorf("index: check: %w", err)
 	}
 	img, err := r.cfg.Hashing.Decode(data)
 	if err != nil {
-		return verdict.Verdict{}, fmt.Errorf("index: check: decode: %w", err)
+		return nil, fmt.Errorf("index: check: decode: %w", err)
 	}
-	return r.CheckFingerprint(ctx, img.Fingerprint(hashing.Query), claimedCreator)
+	q := img.Fingerprint(hashing.Query)
+	v, err := r.CheckFingerprint(ctx, q, claimedCreator)
+	if err != nil {
+		return nil, err
+	}
+	return &CheckResult{Verdict: v, Fingerprint: q}, nil
 }
 
 // CheckFingerprint is Check for a Query fingerprint computed elsewhere. It fails only when

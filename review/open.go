@@ -41,8 +41,12 @@ func (o *Opener) OpenUpload(ctx context.Context, u Flagged) (*Case, error) {
 	if kind == "" {
 		kind = Upload
 	}
+	id := CaseID(kind, u.Tenant, u.SubmissionID)
+	if kind == Retro && len(u.Verdict.Matches) > 0 {
+		id = CaseID(kind, u.Tenant, u.SubmissionID, u.Verdict.Matches[0].WorkID) // one case per upload and new work
+	}
 	c := &Case{
-		ID: CaseID(kind, u.Tenant, u.SubmissionID), Kind: kind, Tenant: u.Tenant, SubjectID: u.SubmissionID,
+		ID: id, Kind: kind, Tenant: u.Tenant, SubjectID: u.SubmissionID,
 		ClaimedCreator: u.ClaimedCreator, Source: u.Source, Verdict: u.Verdict.Verdict,
 	}
 	for _, m := range u.Verdict.Matches {

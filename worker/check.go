@@ -29,7 +29,7 @@ func (w *Worker) answerCheck(ctx context.Context, m *nats.Msg) {
 		if sub, err = DecodeSubmission(m.Data, w.cfg.MaxInlineBytes); err != nil {
 			return nil, err
 		}
-		return w.decide(ctx, sub, 0, start)
+		return w.decide(ctx, sub, 0, start, false)
 	}()
 	reply := nats.NewMsg(m.Reply)
 	if err != nil {

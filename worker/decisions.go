@@ -21,13 +21,13 @@ import (
 type DecisionPublisher struct {
 	js     jetstream.JetStream
 	store  review.Store
-	stream string
+	stream jetstream.StreamConfig
 	poll   time.Duration
 	log    *zap.Logger
 }
 
-// NewDecisionPublisher returns a publisher on nc (which the caller owns) into the stream
-// named streams.Decisions (SetupStreams creates it). poll is how often the outbox is read
+// NewDecisionPublisher returns a publisher on nc (which the caller owns) into the decisions
+// stream (streams.DecisionsStream; Run creates or updates it). poll is how often the outbox is read
 // when it was empty (default 500ms). log may be nil.
 func NewDecisionPublisher(nc *nats.Conn, store review.Store, streams StreamsConfig, poll time.Duration, log *zap.Logger) (*DecisionPublisher, error) {
 	js, err := jetstream.New(nc)
@@ -40,15 +40,25 @@ func NewDecisionPublisher(nc *nats.Conn, store review.Store, streams StreamsConf
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &DecisionPublisher{js: js, store: store, stream: streams.Decisions, poll: poll, log: log.Named("decisions")}, nil
+	return &DecisionPublisher{js: js, store: store, stream: streams.DecisionsStream(), poll: poll, log: log.Named("decisions")}, nil
 }
 
-// Run publishes until ctx ends, then returns nil. Failures are logged and retried with
-// backoff; an event is removed from the outbox only after its publication is acknowledged.
+// Run sets up the decisions stream, then publishes until ctx ends, and returns nil.
+// Failures are logged and retried with backoff; an event is removed from the outbox only
+// after its publication is acknowledged.
 func (p *DecisionPublisher) Run(ctx context.Context) error {
 	wait := p.poll
+	ready := false
 	for {
-		n, err := p.PublishPending(ctx)
+		var n int
+		var err error
+		if !ready {
+			_, err = p.js.CreateOrUpdateStream(ctx, p.stream)
+			ready = err == nil
+		}
+		if ready {
+			n, err = p.PublishPending(ctx)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -84,7 +94,7 @@ func (p *DecisionPublisher) PublishPending(ctx context.Context) (int, error) {
 		msg.Data = body
 		msg.Header.Set(HeaderTenant, ev.Tenant)
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err = p.js.PublishMsg(pctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(p.stream))
+		_, err = p.js.PublishMsg(pctx, msg, jetstream.WithMsgID(ev.ID), jetstream.WithExpectStream(p.stream.Name))
 		cancel()
 		if err != nil {
 			return i, fmt.Errorf("publish decision %s: %w", ev.ID, err)

@@ -99,7 +99,15 @@ func newFakeChecker() *fakeChecker {
 
 var errFlaky = errors.New("flaky checker")
 
-func (c *fakeChecker) Check(ctx context.Context, data []byte, creator string) (verdict.Verdict, error) {
+func (c *fakeChecker) CheckImage(ctx context.Context, data []byte, creator string) (*index.CheckResult, error) {
+	v, err := c.check(ctx, data, creator)
+	if err != nil {
+		return nil, err
+	}
+	return &index.CheckResult{Verdict: v}, nil
+}
+
+func (c *fakeChecker) check(ctx context.Context, data []byte, creator string) (verdict.Verdict, error) {
 	c.mu.Lock()
 	c.calls[creator]++
 	fail := c.failures[creator] > 0

@@ -321,6 +321,11 @@ type VerdictMessage struct {
 	WorkerID string `json:"worker_id"`
 	// At is when the verdict was decided.
 	At time.Time `json:"at"`
+	// Retroactive marks the verdict on a past upload that a newly registered work matches
+	// (package retro); RetroWorkID names that work. A retroactive verdict is published
+	// besides the upload's first verdict, which stands in the store.
+	Retroactive bool   `json:"retroactive,omitempty"`
+	RetroWorkID string `json:"retro_work_id,omitempty"`
 }
 
 // Flagged reports whether the verdict needs a person (likely_forgery or derivative).

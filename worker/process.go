@@ -55,7 +55,7 @@ func (w *Worker) process(ctx context.Context, d delivery, start time.Time) (res 
 			queue = max(0, start.Sub(d.published))
 		}
 		w.metrics.stage("queue", queue)
-		if rec, err = w.decide(ctx, sub, queue, start); err != nil {
+		if rec, err = w.decide(ctx, sub, queue, start, true); err != nil {
 			return result{sub: sub, err: err}
 		}
 		t := time.Now()
@@ -80,7 +80,11 @@ func (w *Worker) process(ctx context.Context, d delivery, start time.Time) (res 
 
 // decide fetches the submission's image if it is given by URL and checks it. queue is how
 // long the submission waited before start; the record's timings include it.
-func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duration, start time.Time) (*index.VerdictRecord, error) {
+//
+// A flagged verdict opens its review case; with logUpload (submissions, not synchronous
+// checks, which a marketplace may repeat as a submission) the upload's compact fingerprint
+// is appended to the upload log.
+func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duration, start time.Time, logUpload bool) (*index.VerdictRecord, error) {
 	data := sub.Image.Data
 	var fetchTime time.Duration
 	if sub.Image.URL != "" {
@@ -94,12 +98,13 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 		}
 	}
 	t := time.Now()
-	v, err := w.checker.Check(ctx, data, sub.Creator)
+	res, err := w.checker.CheckImage(ctx, data, sub.Creator)
 	checkTime := time.Since(t)
 	w.metrics.stage("check", checkTime)
 	if err != nil {
 		return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
 	}
+	v := res.Verdict
 	timings := map[string]float64{"queue": ms(queue), "fetch": ms(fetchTime), "check": ms(checkTime)}
 	if v.Flagged() && w.cases != nil {
 		t := time.Now()
@@ -108,12 +113,23 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 			source = "inline"
 		}
 		_, err := w.cases.OpenUpload(ctx, review.Flagged{
-			Tenant: sub.Tenant, SubmissionID: sub.ID, ClaimedCreator: sub.Creator, Source: source, Data: data, Verdict: v,
+			Tenant: sub.Tenant, SubmissionID: sub.ID, ClaimedCreator: sub.Creator, Source: source, Data: data,
+			Fingerprint: res.Fingerprint, Verdict: v,
 		})
 		w.metrics.stage("case", time.Since(t))
 		timings["case"] = ms(time.Since(t))
 		if err != nil {
 			return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
+		}
+	}
+	if w.uploads != nil && logUpload {
+		if rec, ok := index.NewUploadRecord(sub.Tenant, sub.ID, sub.Creator, res.Fingerprint); ok {
+			t := time.Now()
+			err := w.uploads.AppendUpload(ctx, &rec)
+			w.metrics.stage("upload_log", time.Since(t))
+			if err != nil {
+				return nil, fmt.Errorf("worker: submission %s: keep its fingerprint: %w", sub.ID, err)
+			}
 		}
 	}
 	timings["total"] = ms(time.Since(start))
@@ -129,25 +145,63 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // and waits for the verdicts stream to acknowledge it. A duplicate (a verdict published
 // before, within the stream's duplicate window) is not an error.
 func (w *Worker) publishVerdict(ctx context.Context, rec *index.VerdictRecord) error {
-	body, err := json.Marshal(NewVerdictMessage(rec))
+	dup, err := publishVerdictMsg(ctx, w.js, w.cfg.Streams.Verdicts, w.cfg.PublishTimeout, NewVerdictMessage(rec), MsgID(rec.Tenant, rec.SubmissionID))
 	if err != nil {
-		return fmt.Errorf("worker: encode verdict: %w", err)
+		return err
 	}
-	msg := nats.NewMsg(VerdictSubject(rec.Tenant, rec.Verdict.Verdict))
-	msg.Data = body
-	msg.Header.Set(HeaderSubmissionID, rec.SubmissionID)
-	msg.Header.Set(HeaderTenant, rec.Tenant)
-	pctx, cancel := context.WithTimeout(ctx, w.cfg.PublishTimeout)
-	defer cancel()
-	ack, err := w.js.PublishMsg(pctx, msg,
-		jetstream.WithMsgID(MsgID(rec.Tenant, rec.SubmissionID)), jetstream.WithExpectStream(w.cfg.Streams.Verdicts))
-	if err != nil {
-		return fmt.Errorf("worker: publish verdict of %s: %w", rec.SubmissionID, err)
-	}
-	if ack.Duplicate {
+	if dup {
 		w.log.Debug("verdict published before", zap.String("submission_id", rec.SubmissionID), zap.String("tenant", rec.Tenant))
 	}
 	return nil
+}
+
+// publishVerdictMsg publishes a verdict message on its subject under msgID into stream and
+// waits for the ack; it reports whether the stream dropped it as a duplicate.
+func publishVerdictMsg(ctx context.Context, js jetstream.JetStream, stream string, timeout time.Duration, vm *VerdictMessage, msgID string) (bool, error) {
+	body, err := json.Marshal(vm)
+	if err != nil {
+		return false, fmt.Errorf("worker: encode verdict: %w", err)
+	}
+	msg := nats.NewMsg(VerdictSubject(vm.Tenant, vm.Verdict))
+	msg.Data = body
+	msg.Header.Set(HeaderSubmissionID, vm.SubmissionID)
+	msg.Header.Set(HeaderTenant, vm.Tenant)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ack, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(stream))
+	if err != nil {
+		return false, fmt.Errorf("worker: publish verdict of %s: %w", vm.SubmissionID, err)
+	}
+	return ack.Duplicate, nil
+}
+
+// RetroPublisher publishes retroactive verdicts (retro.Publisher) into the verdicts stream,
+// under the message id "retro/<tenant>/<submission id>/<work id>", so each upload and work
+// pair is published once within the stream's duplicate window.
+type RetroPublisher struct {
+	js       jetstream.JetStream
+	stream   string
+	workerID string
+}
+
+// NewRetroPublisher returns a publisher on nc (the caller owns it) into streams.Verdicts.
+func NewRetroPublisher(nc *nats.Conn, streams StreamsConfig, workerID string) (*RetroPublisher, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("worker: retro: %w", err)
+	}
+	return &RetroPublisher{js: js, stream: streams.Verdicts, workerID: workerID}, nil
+}
+
+// PublishRetro publishes rec's verdict marked retroactive for the work workID.
+func (p *RetroPublisher) PublishRetro(ctx context.Context, rec *index.VerdictRecord, workID string) error {
+	if rec.WorkerID == "" {
+		rec.WorkerID = p.workerID
+	}
+	vm := NewVerdictMessage(rec)
+	vm.Retroactive, vm.RetroWorkID = true, workID
+	_, err := publishVerdictMsg(ctx, p.js, p.stream, 10*time.Second, vm, "retro/"+MsgID(rec.Tenant, rec.SubmissionID)+"/"+workID)
+	return err
 }
 
 // tenantOfSubject returns the tenant a submission subject names, or "_unknown".

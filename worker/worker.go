@@ -15,14 +15,13 @@ import (
 	"github.com/aura-art/aura/fetch"
 	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/review"
-	"github.com/aura-art/aura/verdict"
 )
 
 // Checker decides the verdict on a picture: *index.Registry. It must be safe for concurrent
 // use. An error that errors.Is one of the permanent errors (see Permanent) dead-letters the
 // submission; any other is retried.
 type Checker interface {
-	Check(ctx context.Context, data []byte, claimedCreator string) (verdict.Verdict, error)
+	CheckImage(ctx context.Context, data []byte, claimedCreator string) (*index.CheckResult, error)
 }
 
 // VerdictStore keeps the verdict of each submission: *index.BoltStore and *index.RedisStore.
@@ -67,6 +66,9 @@ type Deps struct {
 	Metrics *Metrics
 	// Cases opens a review case for every flagged verdict. Default nil: no cases.
 	Cases CaseOpener
+	// Uploads receives the compact fingerprint of every upload checked, for retroactive
+	// matching (package retro). Default nil: none is kept.
+	Uploads index.UploadLog
 }
 
 // Worker takes submissions from the submissions stream, decides their verdicts, stores and
@@ -86,6 +88,7 @@ type Worker struct {
 	fetcher Fetcher
 	metrics *Metrics
 	cases   CaseOpener
+	uploads index.UploadLog
 	log     *zap.Logger
 
 	consuming atomic.Bool
@@ -119,7 +122,7 @@ func New(nc *nats.Conn, deps Deps, cfg Config, log *zap.Logger) (*Worker, error)
 	}
 	return &Worker{
 		cfg: cfg, nc: nc, js: js, checker: deps.Checker, store: deps.Store, fetcher: f,
-		metrics: deps.Metrics, cases: deps.Cases, log: log.Named("worker").With(zap.String("worker_id", cfg.ID)),
+		metrics: deps.Metrics, cases: deps.Cases, uploads: deps.Uploads, log: log.Named("worker").With(zap.String("worker_id", cfg.ID)),
 	}, nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aura-art/aura/hashing"
 	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/review"
 )
 
 // storeOptions are the settings of the registry's store, shared by every command that opens
@@ -108,6 +109,18 @@ func (o *storeOptions) open(ctx context.Context, log *zap.Logger) (index.Store, 
 	return index.OpenRedis(ctx, ro)
 }
 
+// openCases returns the review store that lives beside the registry in s: the same bbolt
+// file, or the same Redis server under the same prefix.
+func openCases(s index.Store) (review.Store, error) {
+	switch s := s.(type) {
+	case *index.BoltStore:
+		return review.NewBoltStore(s.DB())
+	case *index.RedisStore:
+		return review.NewRedisStore(s.Client(), s.Prefix()), nil
+	}
+	return nil, fmt.Errorf("the store %T cannot keep review cases", s)
+}
+
 // registryOptions are the settings of commands that register or check pictures: the store,
 // the decode limits and the thresholds.
 type registryOptions struct {
@@ -140,10 +153,12 @@ func (o *registryOptions) config() (index.RegistryConfig, error) {
 	return cfg, nil
 }
 
-// openedRegistry is a registry whose matcher is loaded and follows the store's feed.
+// openedRegistry is a registry whose matcher is loaded and follows the store's feed, with
+// the review store beside it: checks consult moderators' decisions and disputes open cases.
 type openedRegistry struct {
 	*index.Registry
 	store  index.Store
+	cases  review.Store
 	cancel context.CancelFunc
 	done   chan error // Matcher.Run's result
 }
@@ -159,14 +174,21 @@ func (o *registryOptions) open(ctx context.Context, log *zap.Logger) (*openedReg
 	if err != nil {
 		return nil, err
 	}
+	cases, err := openCases(s)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	m := index.NewMatcher()
 	reg, err := index.NewRegistry(s, m, cfg, log)
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
+	reg.SetSuppressor(review.Suppressor{Store: cases})
+	reg.OnDispute((&review.Opener{Store: cases, Hashing: cfg.Hashing}).OnDispute)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &openedRegistry{Registry: reg, store: s, cancel: cancel, done: make(chan error, 1)}
+	r := &openedRegistry{Registry: reg, store: s, cases: cases, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- m.Run(runCtx, s, log) }()
 	timer := time.NewTimer(o.readyTimeout)
 	defer timer.Stop()

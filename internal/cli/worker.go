@@ -8,10 +8,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/retro"
+	"github.com/aura-art/aura/review"
 	"github.com/aura-art/aura/worker"
 )
 
@@ -24,6 +28,7 @@ func runWorker(ctx context.Context, std IO, args []string) error {
 	listen := fs.String("listen", "", `address of /metrics, /livez and /readyz ("127.0.0.1:9090"); empty: none`)
 	logLevel := zapcore.InfoLevel
 	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
+	retroOn := fs.Bool("retro", true, "match newly registered works against past uploads (every worker that does keeps the upload log in memory, 56 bytes an upload)")
 	no := natsFlags(fs, defaultWorkerNATSURL)
 	wo := workerFlags(fs)
 	ro := registryFlags(fs)
@@ -92,9 +97,20 @@ func runWorker(ctx context.Context, std IO, args []string) error {
 	} else {
 		httpDone <- nil
 	}
+	retroDone := make(chan struct{})
+	if *retroOn {
+		rr, err := retroRunner(reg, nc, wc.Streams, wc.ID, log)
+		if err != nil {
+			return err
+		}
+		go func() { defer close(retroDone); _ = rr.Run(runCtx, reg.Matcher().Seq()) }()
+	} else {
+		close(retroDone)
+	}
 	log.Info("worker starting", zap.String("nats_url", nc.ConnectedUrlRedacted()), zap.Int("works", reg.Matcher().Len()))
 	err = w.Run(runCtx)
 	stop()
+	<-retroDone
 	if herr := <-httpDone; herr != nil && !errors.Is(herr, http.ErrServerClosed) && err == nil {
 		err = herr
 	}
@@ -109,7 +125,28 @@ func workerDeps(reg *openedRegistry) (worker.Deps, *prometheus.Registry, error) 
 		return worker.Deps{}, nil, fmt.Errorf("the store %T cannot keep verdicts", reg.store)
 	}
 	metrics, wm := newMetrics(reg.Matcher(), reg.store)
-	return worker.Deps{Checker: reg.Registry, Store: vs, Metrics: wm}, metrics, nil
+	opener := &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing}
+	uploads, _ := reg.store.(index.UploadLog)
+	return worker.Deps{Checker: reg.Registry, Store: vs, Metrics: wm, Cases: opener, Uploads: uploads}, metrics, nil
+}
+
+// retroRunner returns the runner that matches newly registered works against past uploads
+// (package retro), publishing retroactive verdicts on nc. Run it from the matcher's loaded
+// seq.
+func retroRunner(reg *openedRegistry, nc *nats.Conn, streams worker.StreamsConfig, workerID string, log *zap.Logger) (*retro.Runner, error) {
+	uploads, ok := reg.store.(index.UploadLog)
+	if !ok {
+		return nil, fmt.Errorf("the store %T keeps no upload log", reg.store)
+	}
+	pub, err := worker.NewRetroPublisher(nc, streams, workerID)
+	if err != nil {
+		return nil, err
+	}
+	return &retro.Runner{
+		Works: reg.store, Uploads: uploads, Index: &retro.Index{},
+		Cases: &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing}, Publish: pub,
+		Thresholds: reg.Config().Thresholds, Log: log,
+	}, nil
 }
 
 // jsonLogger returns a production logger that writes JSON lines at level and above to
