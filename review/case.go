@@ -94,7 +94,8 @@ type Case struct {
 	// Fingerprint is the picture's Query fingerprint in its binary form (hashing); a dismissal
 	// keeps it so the same picture is not flagged against the same work again.
 	Fingerprint []byte `json:"fingerprint,omitempty"`
-	// Thumbnail is a small JPEG of the picture; optional, at most MaxThumbnailSize.
+	// Thumbnail is a small JPEG of the picture (it must start with the JPEG marker); optional,
+	// at most MaxThumbnailSize.
 	// GetCase returns it; ListCases does not.
 	Thumbnail []byte `json:"thumbnail,omitempty"`
 
@@ -170,6 +171,8 @@ func (c *Case) validate() error {
 		return bad("%d matches: at most %d", len(c.Matches), verdict.MaxMatches)
 	case len(c.Thumbnail) > MaxThumbnailSize:
 		return bad("thumbnail of %d bytes: at most %d", len(c.Thumbnail), MaxThumbnailSize)
+	case len(c.Thumbnail) > 0 && !strings.HasPrefix(string(c.Thumbnail[:min(3, len(c.Thumbnail))]), "\xff\xd8\xff"):
+		return bad("thumbnail: not a JPEG")
 	case len(c.Fingerprint) > MaxFingerprintSize:
 		return bad("fingerprint of %d bytes: at most %d", len(c.Fingerprint), MaxFingerprintSize)
 	}

@@ -138,6 +138,12 @@ type Summary struct {
 	cursor string // the queue key: ListCases' next cursor when this is a page's last
 }
 
+// CursorAfter returns the ListCases cursor (Filter.After) that lists the cases after the
+// case created at created with id id, in its state's queue.
+func CursorAfter(created time.Time, id string) string {
+	return queueKey(&Summary{ID: id, CreatedAt: created})
+}
+
 // Summarize returns the queue's summary of a case.
 func Summarize(c *Case) Summary {
 	s := Summary{

@@ -94,7 +94,7 @@ func newCase(n int) *review.Case {
 			{WorkID: "w_a", CreatorID: "alice", Title: "Harbour", Score: 0.9},
 			{WorkID: "w_b", CreatorID: "bob", Score: 0.8},
 		},
-		Fingerprint: []byte("fp-bytes"), Thumbnail: []byte("jpeg"),
+		Fingerprint: []byte("fp-bytes"), Thumbnail: []byte("\xff\xd8\xff\xe0jpeg"),
 		CreatedAt: t0.Add(time.Duration(n) * time.Minute),
 	}
 }
@@ -153,6 +153,7 @@ func testValidation(t *testing.T, s review.Store) {
 		"no matches":      func(c *review.Case) { c.Matches = nil },
 		"bad work id":     func(c *review.Case) { c.Matches[0].WorkID = "<script>" },
 		"big thumbnail":   func(c *review.Case) { c.Thumbnail = make([]byte, review.MaxThumbnailSize+1) },
+		"not a JPEG":      func(c *review.Case) { c.Thumbnail = []byte("<svg onload=alert(1)>") },
 		"control in text": func(c *review.Case) { c.ClaimedCreator = "a\x00b" },
 	} {
 		c := newCase(1)

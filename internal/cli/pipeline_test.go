@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -116,6 +117,14 @@ func TestServeDemoAndSubmit(t *testing.T) {
 	if body := httpGet(t, "http://"+httpAddr+"/healthz"); !strings.Contains(body, "ok") {
 		t.Errorf("/healthz: %s", body)
 	}
+	// So is the review page, behind the admin login serve made; the flagged verdicts are
+	// its open cases.
+	review := waitOutput(t, out, regexp.MustCompile(`review page on (http://localhost:\d+/review/)`), time.Second)[1]
+	pwPath := waitOutput(t, out, regexp.MustCompile(`log in as admin with the password in (\S+) `), time.Second)[1]
+	queue := reviewQueue(t, review, "admin", strings.TrimSpace(string(mustRead(t, pwPath))))
+	if n := strings.Count(queue, `href="/review/cases/c_`); n < 6 {
+		t.Errorf("the review queue lists %d cases, want the 6 flagged submissions:\n%.3000s", n, queue)
+	}
 	if res := stop(); res.code != 0 {
 		t.Errorf("serve: exit %d\n%s", res.code, res.stderr)
 	}
@@ -128,6 +137,34 @@ func TestServeDemoAndSubmit(t *testing.T) {
 	if res := stop(); res.code != 0 {
 		t.Errorf("serve again: exit %d\n%s", res.code, res.stderr)
 	}
+}
+
+// reviewQueue logs in to the review page at base and returns the queue page.
+func reviewQueue(t *testing.T, base, user, password string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(base+"login", url.Values{"name": {user}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Fatalf("login: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	req, _ := http.NewRequest(http.MethodGet, base, nil)
+	for _, c := range resp.Cookies() {
+		req.AddCookie(c)
+	}
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("queue: %s\n%s", resp.Status, body)
+	}
+	return string(body)
 }
 
 func TestWorkerCommand(t *testing.T) {

@@ -18,16 +18,17 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/aura-art/aura/api"
+	"github.com/aura-art/aura/review/web"
 	"github.com/aura-art/aura/worker"
 )
 
 func init() {
-	register(command{name: "serve", summary: "run everything on one machine: embedded NATS and store, a worker, the HTTP API", run: runServe})
+	register(command{name: "serve", summary: "run everything on one machine: embedded NATS and store, a worker, the HTTP API, the review page", run: runServe})
 }
 
 func runServe(ctx context.Context, std IO, args []string) error {
 	fs := newFlagSet(std, "serve", "[--demo] [flags]")
-	listen := fs.String("listen", "127.0.0.1:8080", "address of the HTTP API, /metrics, /livez and /readyz")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the HTTP API, the review page (/review/), /metrics, /livez and /readyz")
 	natsListen := fs.String("nats-listen", worker.DefaultEmbeddedConfig().Listen, "client address of the embedded NATS server (a loopback address: it has no authentication)")
 	natsMaxPayload := fs.Int("nats-max-payload", int(worker.DefaultEmbeddedConfig().MaxPayload), "largest NATS message, in bytes (must hold --max-inline-bytes as base64)")
 	demo := fs.Bool("demo", false, "register the fixtures and submit transformed copies of them, printing their verdicts")
@@ -39,6 +40,7 @@ func runServe(ctx context.Context, std IO, args []string) error {
 	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
 	wo := workerFlags(fs)
 	ro := registryFlags(fs)
+	rvo := reviewFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -129,6 +131,16 @@ func runServe(ctx context.Context, std IO, args []string) error {
 		}},
 		storeReady(reg.store), matcherReady(reg.Matcher()), workerReady(w),
 	})
+	page, pub, err := rvo.parts(reg.cases, reg.store, nc, wc.Streams, log)
+	if err != nil {
+		return err
+	}
+	adminPath := filepath.Join(dataDir, "admin-password")
+	newAdmin, err := bootstrapAdmin(ctx, reg.cases, adminPath)
+	if err != nil {
+		return err
+	}
+	mux.Handle(web.DefaultConfig().Prefix, page)
 	mux.Handle("/", api.New(apiCfg, reg.Registry, log))
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -160,12 +172,24 @@ func runServe(ctx context.Context, std IO, args []string) error {
 		stop()
 	}
 	wg.Go(func() { fail(w.Run(runCtx)) })
+	wg.Go(func() { fail(pub.Run(runCtx)) })
+	rr, err := retroRunner(reg, nc, wc.Streams, wc.ID, log)
+	if err != nil {
+		stop()
+		wg.Wait()
+		return err
+	}
+	wg.Go(func() { fail(rr.Run(runCtx, reg.Matcher().Seq())) })
 	wg.Go(func() {
 		if err := serveHTTP(runCtx, srv, ln, wc.ShutdownTimeout); !errors.Is(err, http.ErrServerClosed) {
 			fail(err)
 		}
 	})
 	fmt.Fprintf(std.Stdout, "aura serve: HTTP API and /metrics on http://%s, NATS on %s, data in %s\n", ln.Addr(), emb.ClientURL(), dataDir)
+	fmt.Fprintf(std.Stdout, "aura serve: review page on %s\n", reviewURL(ln.Addr(), web.DefaultConfig().Prefix))
+	if newAdmin {
+		fmt.Fprintf(std.Stdout, "aura serve: log in as admin with the password in %s (add moderators with: aura users add NAME)\n", adminPath)
+	}
 	if tokenPath != "" {
 		fmt.Fprintf(std.Stdout, "aura serve: the API token is in %s\n", tokenPath)
 	}
@@ -206,4 +230,17 @@ func localToken(path string) (string, error) {
 		return "", fmt.Errorf("api token: %w", err)
 	}
 	return tok, nil
+}
+
+// reviewURL is the review page's address for a browser: a loopback listener is named
+// "localhost", where browsers accept the Secure session cookie over plain HTTP.
+func reviewURL(addr net.Addr, prefix string) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + prefix
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + prefix
 }
