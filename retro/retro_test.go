@@ -270,3 +270,41 @@ func BenchmarkMatch10M(b *testing.B) {
 	b.ReportMetric(heap, "heap-B/upload")
 	b.ReportMetric(float64(len(ref.Views)), "work-views")
 }
+
+// BenchmarkMatch1M compares the index's scan with the naive way, hashing.Compare on every
+// upload's two-view fingerprint, on the same 1,000,000 uploads.
+// Run it with: go test -run '^$' -bench Match1M -benchtime 3x ./retro
+func BenchmarkMatch1M(b *testing.B) {
+	const n = 1_000_000
+	rng := rand.New(rand.NewPCG(5, 6))
+	var x retro.Index
+	qs := make([]*hashing.Fingerprint, n)
+	for i := range n {
+		r := index.UploadRecord{
+			Seq:      uint64(i + 1),
+			Upright:  hashing.Hashes{P: hashing.Hash(rng.Uint64()), D: hashing.Hash(rng.Uint64()), A: hashing.Hash(rng.Uint64())},
+			Mirrored: hashing.Hashes{P: hashing.Hash(rng.Uint64()), D: hashing.Hash(rng.Uint64()), A: hashing.Hash(rng.Uint64())},
+		}
+		x.Add(r)
+		qs[i] = &hashing.Fingerprint{Version: hashing.FormatVersion, Views: []hashing.View{
+			{Variant: hashing.Variant{Region: hashing.Full}, Hashes: r.Upright},
+			{Variant: hashing.Variant{Orientation: hashing.Mirror, Region: hashing.Full}, Hashes: r.Mirrored},
+		}}
+	}
+	ref := fingerprint(b, synth.JPEG(640, 480, 5, 90), hashing.Reference)
+	th := hashing.DefaultThresholds
+	b.Run("index", func(b *testing.B) {
+		for b.Loop() {
+			x.Match(ref, th)
+		}
+	})
+	b.Run("naive", func(b *testing.B) {
+		for b.Loop() {
+			for _, q := range qs {
+				if m := hashing.Compare(q, ref); m.Score >= 0 && th.Accept(m, false) {
+					b.Fatal("a random upload matched")
+				}
+			}
+		}
+	})
+}
