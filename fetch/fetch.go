@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -58,6 +59,11 @@ type Config struct {
 	// AllowLoopback lets connections to loopback addresses (127.0.0.0/8, ::1) through, for
 	// tests against httptest servers. Never set it in production. Default false.
 	AllowLoopback bool
+	// AllowHosts, when not empty, is the only hosts URLs may name, on the first request and
+	// on every redirect: "cdn.example.com" allows that host, ".example.com" every host
+	// under example.com. Matching ignores case and the port. The address checks still apply.
+	// Default empty: any public host.
+	AllowHosts []string
 }
 
 // DefaultConfig returns the defaults documented on each field.
@@ -76,6 +82,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRedirects < 0 {
 		errs = append(errs, fmt.Errorf("max_redirects must not be negative, got %d", c.MaxRedirects))
+	}
+	for _, h := range c.AllowHosts {
+		if h == "" || h == "." || strings.ContainsAny(h, "/:@ \t*") {
+			errs = append(errs, fmt.Errorf("allow_hosts: %q is not a host name or .domain", h))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("fetch: config: %w", err)
@@ -122,7 +133,10 @@ func New(cfg Config) (*Fetcher, error) {
 			if len(via) > cfg.MaxRedirects {
 				return fmt.Errorf("%w (more than %d)", ErrTooManyRedirects, cfg.MaxRedirects)
 			}
-			return checkURL(req.URL)
+			if err := checkURL(req.URL); err != nil {
+				return err
+			}
+			return checkHost(req.URL, cfg.AllowHosts)
 		},
 	}
 	return &Fetcher{cfg: cfg, client: client}, nil
@@ -138,6 +152,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 		return nil, fmt.Errorf("fetch: %w: %v", ErrForbidden, err)
 	}
 	if err := checkURL(u); err != nil {
+		return nil, fmt.Errorf("fetch: %s: %w", redact(u), err)
+	}
+	if err := checkHost(u, f.cfg.AllowHosts); err != nil {
 		return nil, fmt.Errorf("fetch: %s: %w", redact(u), err)
 	}
 	fail := func(err error) error { return fmt.Errorf("fetch: GET %s: %w", redact(u), err) }
@@ -193,6 +210,21 @@ func checkURL(u *url.URL) error {
 		return fmt.Errorf("%w: credentials in the URL", ErrForbidden)
 	}
 	return nil
+}
+
+// checkHost allows u's host if allow is empty or lists it (see Config.AllowHosts).
+func checkHost(u *url.URL, allow []string) error {
+	if len(allow) == 0 {
+		return nil
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	for _, a := range allow {
+		a = strings.ToLower(a)
+		if host == a || strings.HasPrefix(a, ".") && (strings.HasSuffix(host, a) || host == a[1:]) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: host %q is not in the allowed hosts", ErrForbidden, host)
 }
 
 // redact returns the URL without its query and fragment, which may hold tokens.

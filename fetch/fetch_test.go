@@ -244,3 +244,36 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("zero config: %v", err)
 	}
 }
+
+func TestAllowHosts(t *testing.T) {
+	t.Parallel()
+	hits := 0
+	var s *httptest.Server
+	s = server(t, func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		if r.URL.Path == "/away" { // a redirect to a host that is not allowed
+			http.Redirect(w, r, strings.Replace(s.URL, "127.0.0.1", "localhost", 1)+"/ok", http.StatusFound)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	f := setup(t, func(c *fetch.Config) { c.AllowHosts = []string{"127.0.0.1", ".cdn.example"} })
+	if got, err := f.Fetch(ctx(t), s.URL+"/ok"); err != nil || string(got) != "ok" {
+		t.Fatalf("allowed host: %q, %v", got, err)
+	}
+	for _, u := range []string{strings.Replace(s.URL, "127.0.0.1", "localhost", 1) + "/ok", s.URL + "/away"} {
+		if _, err := f.Fetch(ctx(t), u); !errors.Is(err, fetch.ErrForbidden) || !strings.Contains(err.Error(), "allowed hosts") {
+			t.Errorf("%s: err %v, want ErrForbidden naming the allowed hosts", u, err)
+		}
+	}
+	if hits != 2 { // /ok once, /away once; never the redirect's target
+		t.Errorf("the server was reached %d times, want 2", hits)
+	}
+	for _, bad := range []string{"", "*.example.com", "http://x", "a b"} {
+		cfg := fetch.DefaultConfig()
+		cfg.AllowHosts = []string{bad}
+		if _, err := fetch.New(cfg); err == nil {
+			t.Errorf("AllowHosts %q accepted", bad)
+		}
+	}
+}

@@ -36,11 +36,13 @@ func openBolt(t *testing.T) review.Store {
 	return rs
 }
 
-func redisOpener(addr string) opener {
+func redisOpener(addr string) opener { return redisUserOpener(addr, "", "") }
+
+func redisUserOpener(addr, user, password string) opener {
 	n := 0
 	var mu sync.Mutex
 	return func(t *testing.T) review.Store {
-		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		rdb := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: password})
 		t.Cleanup(func() { _ = rdb.Close() })
 		mu.Lock()
 		n++
@@ -53,6 +55,13 @@ func redisOpener(addr string) opener {
 func TestBoltStore(t *testing.T) { runContract(t, openBolt) }
 
 func TestRedisStore(t *testing.T) { runContract(t, redisOpener(redistest.Start(t))) }
+
+// TestRedisStoreACL runs the suite as the ACL user of deploy/redis-aura.acl (its key
+// pattern widened to the suite's prefixes): every command the store sends is allowed.
+func TestRedisStoreACL(t *testing.T) {
+	srv := redistest.StartACL(t, filepath.Join("..", "deploy", "redis-aura.acl"), map[string]string{">CHANGE-ME": ">acl-secret", "~{aura:*": "~*"})
+	runContract(t, redisUserOpener(srv.Addr, "aura", "acl-secret"))
+}
 
 func runContract(t *testing.T, open opener) {
 	for _, tc := range []struct {

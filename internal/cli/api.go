@@ -26,6 +26,7 @@ func runAPI(ctx context.Context, std IO, args []string) error {
 	tokens := fs.String("api-tokens", "", `API tokens, "name=token,name2=token2" (prefer AURA_API_TOKENS or --api-tokens-file)`)
 	tokensFile := fs.String("api-tokens-file", "", "file of API tokens, one name=token a line")
 	fetchTimeout := fs.Duration("fetch-timeout", 10*time.Second, "time limit of downloading a URL to check")
+	allowHosts := fs.String("fetch-allow-hosts", "", `comma-separated hosts URLs to check may name ("cdn.example.com", ".example.com"); empty: any public host`)
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long requests in flight may finish after a shutdown signal")
 	logLevel := zapcore.InfoLevel
 	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
@@ -47,7 +48,7 @@ func runAPI(ctx context.Context, std IO, args []string) error {
 	}
 	cfg.MaxBytes = rc.Hashing.MaxBytes
 	cfg.Fetch = fetch.DefaultConfig()
-	cfg.Fetch.Timeout, cfg.Fetch.MaxBytes = *fetchTimeout, rc.Hashing.MaxBytes
+	cfg.Fetch.Timeout, cfg.Fetch.MaxBytes, cfg.Fetch.AllowHosts = *fetchTimeout, rc.Hashing.MaxBytes, splitList(*allowHosts)
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v (set AURA_API_TOKENS or --api-tokens-file)", errUsage, err)
 	}

@@ -62,6 +62,7 @@ type workerOptions struct {
 	cfg          worker.Config
 	fetchTimeout time.Duration
 	loopback     bool
+	allowHosts   string
 	backoff      durationList
 	nakDelays    durationList
 }
@@ -79,6 +80,7 @@ func workerFlags(fs *flagSet) *workerOptions {
 	fs.StringVar(&c.CheckQueue, "check-queue", c.CheckQueue, "queue group of synchronous check responders")
 	fs.DurationVar(&o.fetchTimeout, "fetch-timeout", c.Fetch.Timeout, "time limit of downloading one image URL")
 	fs.BoolVar(&o.loopback, "fetch-allow-loopback", false, "let image URLs reach loopback addresses (testing only)")
+	fs.StringVar(&o.allowHosts, "fetch-allow-hosts", "", `comma-separated hosts image URLs may name ("cdn.example.com", ".example.com" for a domain); empty: any public host`)
 	s := &c.Streams
 	fs.IntVar(&s.Replicas, "stream-replicas", s.Replicas, "replicas of each JetStream stream")
 	fs.IntVar(&s.MaxDeliver, "max-deliver", s.MaxDeliver, "deliveries of a submission before it is dead-lettered")
@@ -97,6 +99,7 @@ func (o *workerOptions) config(maxBytes int64) (worker.Config, error) {
 	c.Streams.BackOff = o.backoff
 	c.NakDelays = o.nakDelays
 	c.Fetch.Timeout, c.Fetch.MaxBytes, c.Fetch.AllowLoopback = o.fetchTimeout, maxBytes, o.loopback
+	c.Fetch.AllowHosts = splitList(o.allowHosts)
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -131,4 +134,15 @@ func (d *durationList) Set(s string) error {
 	}
 	*d = out
 	return nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -98,6 +98,34 @@ func start(t testing.TB, bin string, extra []string) (*Server, error) {
 	return s, nil
 }
 
+// StartACL starts a private redis-server whose users are those of the ACL file at path (a
+// repository file such as deploy/redis-aura.acl), after replacing each key of replace with
+// its value in the file's text (to set a test password or key pattern). The default user
+// stays on for the harness.
+func StartACL(t testing.TB, path string, replace map[string]string) *Server {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for k, v := range replace {
+		text = strings.ReplaceAll(text, k, v)
+	}
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	lines = append(lines, "user default on nopass ~* &* +@all")
+	acl := filepath.Join(t.TempDir(), "users.acl")
+	if err := os.WriteFile(acl, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return StartServer(t, "--aclfile", acl)
+}
+
 // Stop kills the server and waits for it to exit. Calling it again does nothing.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
