@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/aura-art/aura/hashing"
 	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/internal/synth"
+	"github.com/aura-art/aura/review"
 	"github.com/aura-art/aura/worker"
 )
 
@@ -62,6 +64,22 @@ type pipelineReport struct {
 	PerWorker map[string]int `json:"verdicts_per_worker"`
 	// Duplicates counts verdicts received more than once (must be 0).
 	Duplicates int `json:"duplicate_verdicts"`
+	// Soak is the load test (--soak): submissions at SoakPerS for its duration, sampled
+	// every window.
+	SoakPerS float64      `json:"soak_per_s,omitempty"`
+	Soak     []soakSample `json:"soak,omitempty"`
+	// SoakRSSChange is the last window's RSS over the first window's after warm-up, minus 1.
+	SoakRSSChange float64 `json:"soak_rss_change,omitempty"`
+}
+
+// soakSample is one window of the load test.
+type soakSample struct {
+	AtS      float64 `json:"at_s"`
+	RSSMB    float64 `json:"rss_mb"`
+	HeapMB   float64 `json:"heap_mb"`
+	Verdicts int     `json:"verdicts"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
 }
 
 func runBenchPipeline(ctx context.Context, std IO, args []string) error {
@@ -75,6 +93,11 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	byURL := fs.Bool("by-url", false, "submit image URLs (served by the benchmark over loopback HTTP) instead of inline images")
 	syncAlways := fs.Bool("sync-always", true, "fsync JetStream and the store on every write, as \"aura serve\" does")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the pipeline runs to this file")
+	soak := fs.Duration("soak", 0, "after the measurements, a load test: submit at --soak-load of the measured throughput for this long, sampling RSS and latency")
+	soakLoad := fs.Float64("soak-load", 0.8, "the load test's rate, as a share of the measured pipeline throughput")
+	soakRate := fs.Float64("soak-rate", 0, "the load test's rate in submissions/s (overrides --soak-load)")
+	soakWindow := fs.Duration("soak-window", 30*time.Second, "the load test's sampling window")
+	soakSVG := fs.String("soak-svg", "", "write the load test's RSS and p99 over time to this SVG file")
 	hc := hashingFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
@@ -204,6 +227,11 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		}
 		wcfg.Fetch.AllowLoopback = true
 	}
+	cases, err := review.NewBoltStore(store.DB())
+	if err != nil {
+		return err
+	}
+	opener := &review.Opener{Store: cases, Hashing: h} // as serve does: cases and the upload log
 	var ws []*worker.Worker
 	for i := range *workers {
 		nc, err := worker.Connect(ctx, cc, log)
@@ -213,7 +241,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		conns = append(conns, nc.Close)
 		c := wcfg
 		c.ID = fmt.Sprintf("bench-%d", i+1)
-		w, err := worker.New(nc, worker.Deps{Checker: reg, Store: store}, c, log)
+		w, err := worker.New(nc, worker.Deps{Checker: reg, Store: store, Cases: opener, Uploads: store}, c, log)
 		if err != nil {
 			return err
 		}
@@ -277,6 +305,25 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	rep.P50MS, rep.P99MS, rep.MaxMS = q(0.50), q(0.99), lat[len(lat)-1]
 	rep.P99OverSingle = rep.P99MS / rep.SingleMS
 	rep.Duplicates += r.duplicates
+	if *soak > 0 {
+		rep.SoakPerS = rep.PipelinePerS * *soakLoad
+		if *soakRate > 0 {
+			rep.SoakPerS = *soakRate
+		}
+		fmt.Fprintf(std.Stderr, "bench: load test at %.1f submissions/s for %v\n", rep.SoakPerS, *soak)
+		if rep.Soak, err = r.soak(ctx, *soak, *soakWindow, rep.SoakPerS, std.Stderr); err != nil {
+			return err
+		}
+		rep.Duplicates += r.duplicates
+		if n := len(rep.Soak); n >= 3 {
+			rep.SoakRSSChange = rep.Soak[n-1].RSSMB/rep.Soak[1].RSSMB - 1 // the first window is warm-up
+		}
+		if *soakSVG != "" {
+			if err := os.WriteFile(*soakSVG, soakPlot(rep), 0o644); err != nil {
+				return err
+			}
+		}
+	}
 	if *jsonOut {
 		enc := json.NewEncoder(std.Stdout)
 		enc.SetIndent("", "  ")
@@ -464,8 +511,136 @@ func (rep *pipelineReport) writeMarkdown(w io.Writer) error {
 | latency at %.1f submissions/s (half the pipeline's) | p50 %.1f ms, p99 %.1f ms (%.1f× single), max %.1f ms |
 | verdicts per worker | %v |
 | duplicate verdicts | %d |
-`, rep.GoVersion, rep.CPUs, rep.JPEG, rep.Image, rep.ImageBytes, rep.Works, rep.Workers, rep.Concurrency, rep.SyncAlways, rep.ByURL,
+%s`, rep.GoVersion, rep.CPUs, rep.JPEG, rep.Image, rep.ImageBytes, rep.Works, rep.Workers, rep.Concurrency, rep.SyncAlways, rep.ByURL,
 		rep.SingleMS, rep.RawPerS, rep.PipelinePerS, 100*rep.Ratio, rep.LoadPerS, rep.P50MS, rep.P99MS, rep.P99OverSingle, rep.MaxMS,
-		rep.PerWorker, rep.Duplicates)
+		rep.PerWorker, rep.Duplicates, rep.soakMarkdown())
 	return err
+}
+
+// soak submits at rate per second for d, open loop, and samples every window the
+// process's RSS and Go heap and the latencies of the verdicts received in the window.
+func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate float64, progress io.Writer) ([]soakSample, error) {
+	r.mu.Lock()
+	r.lat, r.duplicates = r.lat[:0], 0
+	r.mu.Unlock()
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	next := start.Add(window)
+	var samples []soakSample
+	var errs atomic.Value
+	var wg sync.WaitGroup
+	sample := func(now time.Time) {
+		r.mu.Lock()
+		lat := slices.Clone(r.lat)
+		r.lat = r.lat[:0]
+		r.mu.Unlock()
+		slices.Sort(lat)
+		q := func(p float64) float64 {
+			if len(lat) == 0 {
+				return 0
+			}
+			return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s := soakSample{AtS: now.Sub(start).Seconds(), RSSMB: rssMB(), HeapMB: float64(ms.HeapInuse) / (1 << 20),
+			Verdicts: len(lat), P50MS: q(0.5), P99MS: q(0.99)}
+		samples = append(samples, s)
+		fmt.Fprintf(progress, "bench: %5.0fs  rss %6.1f MB  heap %6.1f MB  %5d verdicts  p50 %6.1f ms  p99 %6.1f ms\n",
+			s.AtS, s.RSSMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
+	}
+	for i := 0; ctx.Err() == nil; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if at.Sub(start) >= d {
+			break
+		}
+		if wait := time.Until(at); wait > 0 {
+			time.Sleep(wait)
+		}
+		if now := time.Now(); !now.Before(next) {
+			sample(now)
+			next = next.Add(window)
+		}
+		wg.Go(func() {
+			if _, err := r.submit(ctx); err != nil {
+				errs.CompareAndSwap(nil, err)
+			}
+		})
+	}
+	wg.Wait()
+	sample(time.Now())
+	if err, _ := errs.Load().(error); err != nil {
+		return samples, err
+	}
+	deadline := time.Now().Add(time.Minute) // every verdict must still come
+	for {
+		r.mu.Lock()
+		left := len(r.waiters)
+		r.mu.Unlock()
+		if left == 0 {
+			return samples, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return samples, fmt.Errorf("bench: %d verdicts missing a minute after the load test", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rssMB is the process's resident set size in MB (Linux; 0 elsewhere).
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func (rep *pipelineReport) soakMarkdown() string {
+	if len(rep.Soak) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nLoad test at %.1f submissions/s: RSS change after warm-up %+.1f%%.\n\n| at | RSS MB | Go heap MB | verdicts | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- |\n", rep.SoakPerS, 100*rep.SoakRSSChange)
+	for _, s := range rep.Soak {
+		fmt.Fprintf(&b, "| %.0f s | %.1f | %.1f | %d | %.1f | %.1f |\n", s.AtS, s.RSSMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
+	}
+	return b.String()
+}
+
+// soakPlot draws the load test's RSS and p99 over time as an SVG.
+func soakPlot(rep *pipelineReport) []byte {
+	const w, h, pad = 720.0, 300.0, 50.0
+	ss := rep.Soak
+	maxT, maxRSS, maxP99 := 1.0, 1.0, 1.0
+	for _, s := range ss {
+		maxT, maxRSS, maxP99 = max(maxT, s.AtS), max(maxRSS, s.RSSMB), max(maxP99, s.P99MS)
+	}
+	maxRSS, maxP99 = maxRSS*1.2, maxP99*1.2
+	x := func(t float64) float64 { return pad + (w-2*pad)*t/maxT }
+	y := func(v, top float64) float64 { return h - pad - (h-2*pad)*v/top }
+	line := func(val func(soakSample) float64, top float64) string {
+		var b strings.Builder
+		for i, s := range ss {
+			fmt.Fprintf(&b, "%s%.1f,%.1f", map[bool]string{true: "", false: " "}[i == 0], x(s.AtS), y(val(s), top))
+		}
+		return b.String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", w, h)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="20">aura bench pipeline --soak: %.1f submissions/s, RSS change after warm-up %+.1f%%</text>`+"\n", pad, rep.SoakPerS, 100*rep.SoakRSSChange)
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`+"\n", pad, h-pad, w-pad, h-pad, pad, pad, pad, h-pad)
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="%s"/>`+"\n", line(func(s soakSample) float64 { return s.RSSMB }, maxRSS))
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#d62728" stroke-width="2" points="%s"/>`+"\n", line(func(s soakSample) float64 { return s.P99MS }, maxP99))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#1f77b4">RSS (MB, 0–%.0f)</text><text x="%.0f" y="%.0f" fill="#d62728">p99 latency (ms, 0–%.0f)</text>`+"\n", pad+10, pad-5, maxRSS, pad+200, pad-5, maxP99)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">0</text><text x="%.0f" y="%.0f" text-anchor="end">%.0f s</text>`+"\n", pad, h-pad+15, w-pad, h-pad+15, maxT)
+	b.WriteString("</svg>\n")
+	return []byte(b.String())
 }
