@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -124,6 +125,21 @@ func TestServeDemoAndSubmit(t *testing.T) {
 	queue := reviewQueue(t, review, "admin", strings.TrimSpace(string(mustRead(t, pwPath))))
 	if n := strings.Count(queue, `href="/review/cases/c_`); n < 6 {
 		t.Errorf("the review queue lists %d cases, want the 6 flagged submissions:\n%.3000s", n, queue)
+	}
+	// The dead letter can be listed, and replayed (it fails again: still not an image).
+	dl := one(t, e.mustRun(0, "dlq", "list", "--nats-url", natsURL, "--json").stdout)
+	if !strings.Contains(dl["reason"].(string), "unsupported image format") || dl["tenant"] != "cli" {
+		t.Errorf("dlq list: %v", dl)
+	}
+	seq := fmt.Sprint(dl["seq"])
+	if r := e.mustRun(0, "dlq", "replay", "--nats-url", natsURL, "--dry-run", "--all"); !strings.Contains(r.stdout, "unsupported image format") {
+		t.Errorf("dlq replay --dry-run: %s", r.stdout)
+	}
+	if r := e.run("dlq", "replay", "--nats-url", natsURL, "999999"); r.code != 1 || !strings.Contains(r.stderr, "no dead letter 999999") {
+		t.Errorf("dlq replay of a missing letter: exit %d %s", r.code, r.stderr)
+	}
+	if r := e.mustRun(0, "dlq", "replay", "--nats-url", natsURL, seq); !strings.Contains(r.stdout, "replayed "+seq) {
+		t.Errorf("dlq replay: %s", r.stdout)
 	}
 	if res := stop(); res.code != 0 {
 		t.Errorf("serve: exit %d\n%s", res.code, res.stderr)
