@@ -21,10 +21,6 @@ func MaxDeliveriesAdvisory(stream, consumer string) string {
 	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + consumer
 }
 
-// advisoryQueue is the queue group in which workers share the max-deliveries advisories, so
-// that one of them handles each.
-const advisoryQueue = "aura-dlq"
-
 // deadLetter is a submission to dead-letter.
 type deadLetter struct {
 	subject    string // the submission's subject
@@ -84,21 +80,22 @@ type maxDeliveriesEvent struct {
 
 // onMaxDeliveries dead-letters a submission the server gave up on (its last delivery timed
 // out, so no worker settled it) and deletes it from the work-queue stream, where it would
-// otherwise stay forever. A submission that is gone already was settled and is left alone.
-func (w *Worker) onMaxDeliveries(ctx context.Context, stream jetstream.Stream, m *nats.Msg) {
+// otherwise stay until it ages out. A submission that is gone already was settled and is
+// left alone. An error means the advisory should be handled again later.
+func (w *Worker) onMaxDeliveries(ctx context.Context, stream jetstream.Stream, data []byte) error {
 	var ev maxDeliveriesEvent
-	if err := json.Unmarshal(m.Data, &ev); err != nil || ev.StreamSeq == 0 {
-		w.log.Warn("bad max-deliveries advisory", zap.Error(err), zap.ByteString("advisory", m.Data))
-		return
+	if err := json.Unmarshal(data, &ev); err != nil || ev.StreamSeq == 0 {
+		w.log.Warn("bad max-deliveries advisory", zap.Error(err), zap.ByteString("advisory", data))
+		return nil
 	}
 	log := w.log.With(zap.Uint64("stream_seq", ev.StreamSeq), zap.Uint64("deliveries", ev.Deliveries))
 	raw, err := stream.GetMsg(ctx, ev.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return
+		return nil
 	}
 	if err != nil {
-		log.Error("max deliveries: submission not read; it stays in the stream", zap.Error(err))
-		return
+		log.Error("max deliveries: submission not read; retrying", zap.Error(err))
+		return err
 	}
 	dl := deadLetter{
 		subject: raw.Subject, data: raw.Data, header: raw.Header, seq: ev.StreamSeq, deliveries: ev.Deliveries,
@@ -109,31 +106,49 @@ func (w *Worker) onMaxDeliveries(ctx context.Context, stream jetstream.Stream, m
 		log = log.With(zap.String("submission_id", sub.ID), zap.String("tenant", sub.Tenant))
 	}
 	if err := w.deadLetter(ctx, dl); err != nil {
-		log.Error("max deliveries: dead letter failed; the submission stays in the stream", zap.Error(err))
-		return
+		log.Error("max deliveries: dead letter failed; retrying", zap.Error(err))
+		return err
 	}
 	if err := stream.DeleteMsg(ctx, ev.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		log.Warn("max deliveries: dead-lettered submission not deleted", zap.Error(err))
+		log.Warn("max deliveries: dead-lettered submission not deleted; retrying", zap.Error(err))
+		return err // the dead letter's message id makes the retry's dead letter a duplicate
 	}
 	log.Warn("dead letter", zap.String("cause", causeMaxDeliveries), zap.String("reason", dl.reason))
 	w.metrics.deadLettered(causeMaxDeliveries)
+	return nil
 }
 
-// subscribe subscribes to the max-deliveries advisories and, unless disabled, the
-// synchronous check subject. Their handlers run their work under tr, with ctx.
-func (w *Worker) subscribe(ctx context.Context, stream jetstream.Stream, tr *tracker) ([]*nats.Subscription, error) {
+// consumeAdvisories handles the max-deliveries advisories kept in the advisories stream,
+// including those announced while no worker was running, under tr with ctx. Stop the
+// returned context to stop.
+func (w *Worker) consumeAdvisories(ctx context.Context, stream jetstream.Stream, tr *tracker) (jetstream.ConsumeContext, error) {
 	sc := w.cfg.Streams
-	adv, err := w.nc.QueueSubscribe(MaxDeliveriesAdvisory(sc.Submissions, sc.Consumer), advisoryQueue, func(m *nats.Msg) {
+	cons, err := w.js.Consumer(ctx, sc.Advisories, sc.Consumer)
+	if err != nil {
+		return nil, fmt.Errorf("worker: advisories consumer: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
 		if !tr.start() {
+			_ = m.Nak()
 			return
 		}
 		defer tr.done()
-		w.onMaxDeliveries(ctx, stream, m)
+		if err := w.onMaxDeliveries(ctx, stream, m.Data()); err != nil {
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+		_ = m.Ack()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("worker: subscribe to max-deliveries advisories: %w", err)
+		return nil, fmt.Errorf("worker: consume advisories: %w", err)
 	}
-	subs := []*nats.Subscription{adv}
+	return cc, nil
+}
+
+// subscribe subscribes, unless disabled, to the synchronous check subject. Its handler runs
+// its work under tr, with ctx.
+func (w *Worker) subscribe(ctx context.Context, tr *tracker) ([]*nats.Subscription, error) {
+	var subs []*nats.Subscription
 	if w.cfg.CheckSubject != "" {
 		sem := make(chan struct{}, w.cfg.Concurrency)
 		chk, err := w.nc.QueueSubscribe(w.cfg.CheckSubject, w.cfg.CheckQueue, func(m *nats.Msg) {
@@ -151,7 +166,6 @@ func (w *Worker) subscribe(ctx context.Context, stream jetstream.Stream, tr *tra
 			}()
 		})
 		if err != nil {
-			_ = adv.Unsubscribe()
 			return nil, fmt.Errorf("worker: subscribe to %s: %w", w.cfg.CheckSubject, err)
 		}
 		subs = append(subs, chk)

@@ -20,6 +20,10 @@ type StreamsConfig struct {
 	Verdicts string
 	// DeadLetter is the stream of dead letters, on "aura.dlq.>". Default "DEADLETTER".
 	DeadLetter string
+	// Advisories keeps the server's max-deliveries advisories of the workers' consumer, so a
+	// submission that ran out of deliveries while no worker was listening is still
+	// dead-lettered when one starts. Default "AURA_ADVISORIES".
+	Advisories string
 	// Decisions is the stream of moderators' decisions, on "aura.decision.>", which
 	// marketplaces consume at their own pace. It keeps VerdictsMaxAge and deduplicates by
 	// event id within VerdictDuplicates. Default "DECISIONS".
@@ -62,7 +66,7 @@ type StreamsConfig struct {
 // DefaultStreamsConfig returns the defaults documented on each field.
 func DefaultStreamsConfig() StreamsConfig {
 	return StreamsConfig{
-		Submissions: "SUBMISSIONS", Verdicts: "VERDICTS", DeadLetter: "DEADLETTER", Decisions: "DECISIONS", Consumer: "workers",
+		Submissions: "SUBMISSIONS", Verdicts: "VERDICTS", DeadLetter: "DEADLETTER", Decisions: "DECISIONS", Advisories: "AURA_ADVISORIES", Consumer: "workers",
 		Replicas: 1, Duplicates: 2 * time.Minute, VerdictDuplicates: 30 * time.Minute,
 		SubmissionsMaxAge: 7 * 24 * time.Hour, VerdictsMaxAge: 7 * 24 * time.Hour, DeadLetterMaxAge: 30 * 24 * time.Hour,
 		AckWait: 30 * time.Second, BackOff: []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
@@ -75,7 +79,7 @@ func (c StreamsConfig) Validate() error {
 	var errs []error
 	for _, n := range []struct{ name, v string }{
 		{"submissions_stream", c.Submissions}, {"verdicts_stream", c.Verdicts},
-		{"dead_letter_stream", c.DeadLetter}, {"decisions_stream", c.Decisions}, {"consumer", c.Consumer},
+		{"dead_letter_stream", c.DeadLetter}, {"decisions_stream", c.Decisions}, {"advisories_stream", c.Advisories}, {"consumer", c.Consumer},
 	} {
 		if n.v == "" {
 			errs = append(errs, fmt.Errorf("%s must not be empty", n.name))
@@ -167,6 +171,24 @@ func (c StreamsConfig) DecisionsStream() jetstream.StreamConfig {
 		DecisionPrefix, c.VerdictDuplicates, c.VerdictsMaxAge)
 }
 
+// AdvisoriesStream returns the configuration of the stream that keeps the max-deliveries
+// advisories of the workers' consumer: limits retention (DeadLetterMaxAge), file storage.
+func (c StreamsConfig) AdvisoriesStream() jetstream.StreamConfig {
+	sc := c.limitsStream(c.Advisories, "Aura: the server's max-deliveries advisories of the workers' consumer, kept until a worker dead-letters their submission",
+		"", c.Duplicates, c.DeadLetterMaxAge)
+	sc.Subjects = []string{MaxDeliveriesAdvisory(c.Submissions, c.Consumer)}
+	return sc
+}
+
+// AdvisoriesConsumerConfig returns the configuration of the workers' durable consumer of the
+// advisories stream: explicit acks, redelivered until handled.
+func (c StreamsConfig) AdvisoriesConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable: c.Consumer, Description: "Aura workers: dead-letter submissions that ran out of deliveries",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
 // limitsStream is a file-stored stream with limits retention on prefix+">".
 func (c StreamsConfig) limitsStream(name, desc, prefix string, dup, age time.Duration) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
@@ -195,20 +217,23 @@ func (c StreamsConfig) ConsumerConfig() jetstream.ConsumerConfig {
 	return cc
 }
 
-// SetupStreams creates the four streams and the consumer, or updates them to match cfg. It
+// SetupStreams creates the five streams and the consumer, or updates them to match cfg. It
 // is idempotent and safe to call from every worker at start. It fails if cfg is invalid or a
 // stream exists with settings that cannot be changed (its retention or storage).
 func SetupStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	for _, sc := range []jetstream.StreamConfig{cfg.SubmissionsStream(), cfg.VerdictsStream(), cfg.DeadLetterStream(), cfg.DecisionsStream()} {
+	for _, sc := range []jetstream.StreamConfig{cfg.SubmissionsStream(), cfg.VerdictsStream(), cfg.DeadLetterStream(), cfg.DecisionsStream(), cfg.AdvisoriesStream()} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("worker: set up stream %s: %w", sc.Name, err)
 		}
 	}
 	if _, err := js.CreateOrUpdateConsumer(ctx, cfg.Submissions, cfg.ConsumerConfig()); err != nil {
 		return fmt.Errorf("worker: set up consumer %s on %s: %w", cfg.Consumer, cfg.Submissions, err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, cfg.Advisories, cfg.AdvisoriesConsumerConfig()); err != nil {
+		return fmt.Errorf("worker: set up consumer %s on %s: %w", cfg.Consumer, cfg.Advisories, err)
 	}
 	return nil
 }

@@ -133,8 +133,8 @@ func (w *Worker) ID() string { return w.cfg.ID }
 // begun to stop.
 func (w *Worker) Consuming() bool { return w.consuming.Load() }
 
-// Run sets up the streams (unless Config.SkipSetup), subscribes to the max-deliveries
-// advisories and the synchronous check subject, and takes submissions until ctx ends. Then it
+// Run sets up the streams (unless Config.SkipSetup), consumes the kept max-deliveries
+// advisories, subscribes to the synchronous check subject, and takes submissions until ctx ends. Then it
 // stops taking work, lets the submissions and checks in flight finish for up to
 // Config.ShutdownTimeout, aborts the rest (handing their submissions back to the stream
 // at once), and returns nil once every goroutine it started has ended. It returns an error
@@ -162,8 +162,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	workCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
 	tr := &tracker{}
-	subs, err := w.subscribe(workCtx, stream, tr)
+	advisories, err := w.consumeAdvisories(workCtx, stream, tr)
 	if err != nil {
+		return err
+	}
+	subs, err := w.subscribe(workCtx, tr)
+	if err != nil {
+		advisories.Stop()
 		return err
 	}
 	w.log.Info("consuming", zap.String("stream", sc.Submissions), zap.String("consumer", sc.Consumer),
@@ -172,6 +177,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.consume(ctx, workCtx, cons, tr)
 	w.consuming.Store(false)
 
+	advisories.Stop()
 	for _, s := range subs {
 		_ = s.Unsubscribe()
 	}

@@ -424,6 +424,38 @@ func TestMaxDeliveriesAdvisory(t *testing.T) {
 	}
 }
 
+// TestMaxDeliveriesWhileNoWorkerRuns lets a submission run out of deliveries while no
+// worker is running: the advisory is kept in its stream, and the next worker to start
+// dead-letters the submission instead of leaving it in the work queue until it ages out.
+func TestMaxDeliveriesWhileNoWorkerRuns(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("w1")
+	cfg.Streams.MaxDeliver = 1
+	cfg.Streams.BackOff = nil
+	cfg.Streams.AckWait = time.Second
+	e := setup(t, cfg)
+	e.submit("acme", "orphan", "alice", photo(8))
+	cons, err := e.js.Consumer(ctxT(t), "SUBMISSIONS", "workers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second)); err != nil { // taken, never settled
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the advisory kept in its stream", func() bool { return e.streamMsgs(cfg.Streams.Advisories) == 1 })
+	if n := e.streamMsgs("SUBMISSIONS"); n != 1 {
+		t.Fatalf("%d submissions in the work queue before a worker starts, want the 1 stuck", n)
+	}
+	e.start(cfg, nil, nil)
+	dls := e.deadLetters(1, 10*time.Second)
+	for _, dl := range dls {
+		if id := dl.Header.Get(worker.HeaderSubmissionID); id != "orphan" {
+			t.Errorf("dead letter of %q", id)
+		}
+	}
+	waitFor(t, 5*time.Second, "the submission to leave the work queue", func() bool { return e.streamMsgs("SUBMISSIONS") == 0 })
+}
+
 func TestSyncCheck(t *testing.T) {
 	t.Parallel()
 	e := setup(t, testConfig("w1"))
