@@ -14,16 +14,12 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/aura-art/aura/rescan"
 )
 
-// imageExts are the file name extensions that directory walks pick up.
-var imageExts = map[string]bool{
-	".jpg": true, ".jpeg": true, ".jpe": true, ".png": true, ".gif": true, ".webp": true,
-	".bmp": true, ".tif": true, ".tiff": true,
-}
-
-// isImageName reports whether a file name has an image extension.
-func isImageName(name string) bool { return imageExts[strings.ToLower(filepath.Ext(name))] }
+// isImageName reports whether a file name has an image extension (rescan.IsImageName).
+func isImageName(name string) bool { return rescan.IsImageName(name) }
 
 // expandPaths turns command-line arguments into the files to process, in order: a file is
 // taken as given, a directory is walked recursively for files with image extensions (hidden

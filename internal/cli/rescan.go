@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
+
+	"github.com/aura-art/aura/fetch"
+	"github.com/aura-art/aura/rescan"
+	"github.com/aura-art/aura/review"
+)
+
+func init() {
+	register(command{name: "rescan", summary: "rescan a directory, a manifest of paths or URLs, or stdin; resumable, with a report", run: runRescan})
+}
+
+const rescanSynopsis = `[flags] SOURCE
+
+SOURCE is a directory (walked for images; --all for every file), a manifest (.jsonl or
+.csv with the fields path or url, and id, tenant, creator; .txt with a path or URL a line),
+or - to read paths, URLs or JSON lines from stdin. Flagged pictures open review cases of
+kind rescan. The journal in --state-dir records each finished item: the same command run
+again skips what is done (unchanged files), so an interrupted rescan resumes.`
+
+func runRescan(ctx context.Context, std IO, args []string) error {
+	fs := newFlagSet(std, "rescan", rescanSynopsis)
+	cfg := rescan.DefaultConfig()
+	fs.StringVar(&cfg.Tenant, "tenant", cfg.Tenant, "tenant of the items whose manifest line names none")
+	fs.StringVar(&cfg.Creator, "creator", cfg.Creator, "creator the items claim, when their manifest line names none")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "items read and checked at once")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "most items started a second; 0: no limit")
+	fs.BoolVar(&cfg.Hash, "hash", cfg.Hash, "tell unchanged files by their SHA-256 (reads every file) instead of size and modification time")
+	fs.BoolVar(&cfg.Force, "force", cfg.Force, "redo every item, even those an earlier run finished")
+	fs.BoolVar(&cfg.RetryErrors, "retry-errors", cfg.RetryErrors, "redo the items that failed in an earlier run")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on interrupt, how long the items in progress may take to finish")
+	all := fs.Bool("all", false, "in a directory, take every regular file, not only image names (jpg, jpeg, png, gif, webp, bmp, tif, tiff)")
+	reportName := fs.String("report", "", "write one line an item to `FILE`: .jsonl or .csv; - for JSONL on stdout")
+	stateDir := fs.String("state-dir", "", "directory of the journal (default <data-dir>/rescans/<SHA-256 of the directory's absolute path or of the manifest>)")
+	progressEvery := fs.Duration("progress-every", 10*time.Second, "interval of the progress lines when stderr is not a terminal")
+	quiet := fs.Bool("quiet", false, "no progress")
+	listen := fs.String("listen", "", "serve the rescan's metrics at http://`ADDR`/metrics while it runs")
+	fetchTimeout := fs.Duration("fetch-timeout", 10*time.Second, "time limit of downloading one URL")
+	allowLoopback := fs.Bool("fetch-allow-loopback", false, "let URLs reach loopback addresses (testing only)")
+	ro := registryFlags(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: want one SOURCE (a directory, a manifest or -), got %d arguments", errUsage, fs.NArg())
+	}
+	rcfg, err := ro.config()
+	if err != nil {
+		return err
+	}
+	cfg.MaxBytes = rcfg.Hashing.MaxBytes
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *progressEvery <= 0 {
+		return fmt.Errorf("%w: --progress-every must be positive", errUsage)
+	}
+	src, err := rescanSource(std, fs.Arg(0), *all)
+	if err != nil {
+		return err
+	}
+	var report *rescan.Report
+	if *reportName == "-" {
+		report, err = rescan.NewReport(std.Stdout, false)
+	} else if *reportName != "" {
+		report, err = rescan.CreateReport(*reportName)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if report != nil {
+		defer report.Close()
+	}
+	out := std.Stdout // the summary
+	if *reportName == "-" {
+		out = std.Stderr
+	}
+
+	dir := *stateDir
+	if dir == "" {
+		if ro.store.dataDir == "" {
+			return fmt.Errorf("%w: --data-dir is empty: give --state-dir", errUsage)
+		}
+		dir = filepath.Join(ro.store.dataDir, "rescans", src.Key())
+	}
+	journal, err := rescan.OpenJournal(dir)
+	if errors.Is(err, rescan.ErrBusy) {
+		return fmt.Errorf("%s: another aura rescan of %s is running (its journal is in %s)", src, src, dir)
+	}
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	// Name the source beside its journal, for whoever wonders what the directory is.
+	_ = os.WriteFile(filepath.Join(dir, "source"), []byte(src.String()+"\n"), 0o600)
+	log := newLogger(std, zapcore.WarnLevel).Named("rescan")
+	if n := journal.Ignored(); n > 0 {
+		log.Warn("journal lines ignored", zap.String("state_dir", dir), zap.Int("lines", n))
+	}
+
+	metrics := rescan.NewMetrics()
+	if *listen != "" {
+		stop, err := serveMetrics(*listen, metrics.Handler(), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	fc := fetch.DefaultConfig()
+	fc.Timeout, fc.AllowLoopback, fc.MaxBytes = *fetchTimeout, *allowLoopback, cfg.MaxBytes
+	fetcher, err := fetch.New(fc)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	defer fetcher.CloseIdleConnections()
+
+	reg, err := ro.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	runner, err := rescan.New(cfg, rescan.Deps{
+		Checker: reg,
+		Cases:   &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing},
+		Fetcher: fetcher, Journal: journal, Report: report, Metrics: metrics, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	var bar sync.WaitGroup
+	barCtx, stopBar := context.WithCancel(ctx)
+	if !*quiet {
+		p := &rescan.Progress{W: std.Stderr, Stats: runner.Stats, Terminal: isTerminal(std.Stderr), Every: *progressEvery, Width: terminalWidth(std.Stderr)}
+		bar.Go(func() { p.Run(barCtx) })
+	}
+	sum, err := runner.Run(ctx, src)
+	stopBar()
+	bar.Wait()
+
+	if err == nil && sum.NothingToDo() {
+		fmt.Fprintf(out, "nothing to do: %d items already rescanned; --force to redo", sum.Earlier)
+		if sum.EarlierErrors > 0 {
+			fmt.Fprintf(out, " (%d of them failed: --retry-errors to retry those)", sum.EarlierErrors)
+		}
+		fmt.Fprintln(out)
+		return nil
+	}
+	if err != nil && ctx.Err() == nil && sum.Items == 0 {
+		return err // the source could not be read at all
+	}
+	if werr := sum.WriteTable(out); werr != nil && err == nil {
+		err = werr
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintf(std.Stderr, "aura rescan: interrupted: %d items are in the journal (%s); run the same command again to resume\n", journal.Len(), dir)
+		return exitError{1}
+	case err != nil:
+		return err
+	case sum.Errors > 0:
+		return exitError{1}
+	}
+	return nil
+}
+
+// rescanSource opens the source an argument names: "-" (stdin), a directory or a manifest.
+func rescanSource(std IO, arg string, all bool) (rescan.Source, error) {
+	if arg == "-" {
+		if all {
+			return nil, fmt.Errorf("%w: --all applies to a directory", errUsage)
+		}
+		if std.Stdin == nil {
+			return nil, fmt.Errorf("%w: no stdin to read", errUsage)
+		}
+		return rescan.ReadManifest(std.Stdin, "stdin", rescan.Lines, ".")
+	}
+	info, err := os.Stat(arg)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		return rescan.NewDir(arg, all)
+	}
+	if _, ok := rescan.FormatOf(arg); !ok {
+		return nil, fmt.Errorf("%w: %s is not a directory, nor a manifest (.jsonl, .csv or .txt)", errUsage, arg)
+	}
+	if all {
+		return nil, fmt.Errorf("%w: --all applies to a directory", errUsage)
+	}
+	return rescan.OpenManifest(arg)
+}
+
+// terminalWidth returns a function that measures w's terminal, or nil.
+func terminalWidth(w io.Writer) func() int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	return func() int {
+		width, _, err := term.GetSize(int(f.Fd()))
+		if err != nil {
+			return 0
+		}
+		return width
+	}
+}
+
+// serveMetrics serves h at http://addr/metrics until stop is called.
+func serveMetrics(addr string, h http.Handler, log *zap.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server failed", zap.Error(err))
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
