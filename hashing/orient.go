@@ -47,39 +47,71 @@ func (o Orientation) Inverse() Orientation {
 // pixels upright.
 var exifToOrientation = [9]Orientation{1: Identity, 2: Mirror, 3: Rot180, 4: FlipV, 5: Transpose, 6: Rot90, 7: Transverse, 8: Rot270}
 
+// Map returns where pixel (x, y) of a w×h picture lands when the picture is turned by o; the
+// turned picture is h×w for Transpose and the orientations after it, else w×h.
+func (o Orientation) Map(x, y, w, h int) (int, int) {
+	switch o {
+	case Mirror:
+		return w - 1 - x, y
+	case FlipV:
+		return x, h - 1 - y
+	case Rot180:
+		return w - 1 - x, h - 1 - y
+	case Transpose:
+		return y, x
+	case Rot90:
+		return h - 1 - y, x
+	case Rot270:
+		return y, w - 1 - x
+	case Transverse:
+		return h - 1 - y, w - 1 - x
+	}
+	return x, y
+}
+
+// turnedSize is the size of a w×h picture turned by o.
+func (o Orientation) turnedSize(w, h int) (int, int) {
+	if o >= Transpose {
+		return h, w
+	}
+	return w, h
+}
+
 // orient returns g turned by o, as a new image with its origin at (0, 0).
 func orient(g *image.Gray, o Orientation) *image.Gray {
-	b := g.Bounds()
-	w, h := b.Dx(), b.Dy()
 	if o == Identity {
 		return g
 	}
-	ow, oh := w, h
-	if o >= Transpose {
-		ow, oh = h, w
-	}
+	b := g.Bounds()
+	w, h := b.Dx(), b.Dy()
+	ow, oh := o.turnedSize(w, h)
 	out := image.NewGray(image.Rect(0, 0, ow, oh))
 	for y := range h {
 		row := g.Pix[g.PixOffset(b.Min.X, b.Min.Y+y):]
 		for x := range w {
-			var dx, dy int
-			switch o {
-			case Mirror:
-				dx, dy = w-1-x, y
-			case FlipV:
-				dx, dy = x, h-1-y
-			case Rot180:
-				dx, dy = w-1-x, h-1-y
-			case Transpose:
-				dx, dy = y, x
-			case Rot90:
-				dx, dy = h-1-y, x
-			case Rot270:
-				dx, dy = y, w-1-x
-			case Transverse:
-				dx, dy = h-1-y, w-1-x
-			}
+			dx, dy := o.Map(x, y, w, h)
 			out.Pix[dy*ow+dx] = row[x]
+		}
+	}
+	return out
+}
+
+// OrientRGBA returns m turned by o, as a new image with its origin at (0, 0); m itself when o
+// is the identity. It maps pixels as the fingerprint's views do, so a thumbnail turned by a
+// match's orientation lines up with the picture it matched.
+func OrientRGBA(m *image.RGBA, o Orientation) *image.RGBA {
+	if o == Identity {
+		return m
+	}
+	b := m.Bounds()
+	w, h := b.Dx(), b.Dy()
+	ow, oh := o.turnedSize(w, h)
+	out := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	for y := range h {
+		for x := range w {
+			dx, dy := o.Map(x, y, w, h)
+			src := m.PixOffset(b.Min.X+x, b.Min.Y+y)
+			copy(out.Pix[out.PixOffset(dx, dy):out.PixOffset(dx, dy)+4], m.Pix[src:src+4])
 		}
 	}
 	return out

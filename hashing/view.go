@@ -149,23 +149,7 @@ func orientFloats(px []float32, n int, o Orientation) []float32 {
 	out := make([]float32, len(px))
 	for y := range n {
 		for x := range n {
-			var dx, dy int
-			switch o {
-			case Mirror:
-				dx, dy = n-1-x, y
-			case FlipV:
-				dx, dy = x, n-1-y
-			case Rot180:
-				dx, dy = n-1-x, n-1-y
-			case Transpose:
-				dx, dy = y, x
-			case Rot90:
-				dx, dy = n-1-y, x
-			case Rot270:
-				dx, dy = y, n-1-x
-			case Transverse:
-				dx, dy = n-1-y, n-1-x
-			}
+			dx, dy := o.Map(x, y, n, n)
 			out[dy*n+dx] = px[y*n+x]
 		}
 	}

@@ -67,7 +67,7 @@ func makeThumbnail(data []byte, o hashing.Orientation) (thumb []byte, err error)
 	for {
 		dst := image.NewRGBA(image.Rect(0, 0, w, h))
 		draw.BiLinear.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
-		up := orientRGBA(dst, o)
+		up := hashing.OrientRGBA(dst, o)
 		var buf bytes.Buffer
 		for _, q := range thumbnailQualities {
 			buf.Reset()
@@ -83,43 +83,4 @@ func makeThumbnail(data []byte, o hashing.Orientation) (thumb []byte, err error)
 		}
 		w, h = max(1, w*3/4), max(1, h*3/4)
 	}
-}
-
-// orientRGBA returns m turned by o (see hashing.Orientation), as a new image when o is not
-// the identity.
-func orientRGBA(m *image.RGBA, o hashing.Orientation) *image.RGBA {
-	if o == hashing.Identity {
-		return m
-	}
-	w, h := m.Bounds().Dx(), m.Bounds().Dy()
-	ow, oh := w, h
-	if o >= hashing.Transpose {
-		ow, oh = h, w
-	}
-	out := image.NewRGBA(image.Rect(0, 0, ow, oh))
-	for y := range h {
-		for x := range w {
-			var dx, dy int
-			switch o {
-			case hashing.Mirror:
-				dx, dy = w-1-x, y
-			case hashing.FlipV:
-				dx, dy = x, h-1-y
-			case hashing.Rot180:
-				dx, dy = w-1-x, h-1-y
-			case hashing.Transpose:
-				dx, dy = y, x
-			case hashing.Rot90:
-				dx, dy = h-1-y, x
-			case hashing.Rot270:
-				dx, dy = y, w-1-x
-			case hashing.Transverse:
-				dx, dy = h-1-y, w-1-x
-			default:
-				dx, dy = x, y
-			}
-			copy(out.Pix[out.PixOffset(dx, dy):][:4], m.Pix[m.PixOffset(x, y):][:4])
-		}
-	}
-	return out
 }

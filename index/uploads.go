@@ -160,12 +160,17 @@ func (s *BoltStore) Uploads(ctx context.Context, after uint64, limit int) ([]Upl
 
 // GetUpload returns the record with seq, or an error wrapping ErrNotFound.
 func (s *BoltStore) GetUpload(ctx context.Context, seq uint64) (UploadRecord, error) {
-	list, err := s.Uploads(ctx, seq-1, 1)
+	return getUpload(ctx, s, seq, s.fail)
+}
+
+// getUpload reads the record with seq through log's Uploads.
+func getUpload(ctx context.Context, log UploadLog, seq uint64, fail func(string, error) error) (UploadRecord, error) {
+	list, err := log.Uploads(ctx, seq-1, 1)
 	if err != nil {
 		return UploadRecord{}, err
 	}
 	if len(list) == 0 || list[0].Seq != seq {
-		return UploadRecord{}, s.fail("get upload", fmt.Errorf("%w: upload %d", ErrNotFound, seq))
+		return UploadRecord{}, fail("get upload", fmt.Errorf("%w: upload %d", ErrNotFound, seq))
 	}
 	return list[0], nil
 }
@@ -225,14 +230,7 @@ func (s *RedisStore) Uploads(ctx context.Context, after uint64, limit int) ([]Up
 
 // GetUpload implements BoltStore.GetUpload on Redis.
 func (s *RedisStore) GetUpload(ctx context.Context, seq uint64) (UploadRecord, error) {
-	list, err := s.Uploads(ctx, seq-1, 1)
-	if err != nil {
-		return UploadRecord{}, err
-	}
-	if len(list) == 0 || list[0].Seq != seq {
-		return UploadRecord{}, s.fail("get upload", fmt.Errorf("%w: upload %d", ErrNotFound, seq))
-	}
-	return list[0], nil
+	return getUpload(ctx, s, seq, s.fail)
 }
 
 // UploadLog is the upload log of a store: *BoltStore and *RedisStore.

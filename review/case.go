@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/verdict"
 )
 
@@ -157,7 +158,7 @@ func (c *Case) validate() error {
 		return bad("id %q: want 1 to %d of [A-Za-z0-9_.-]", c.ID, maxIDLen)
 	case !c.Kind.Valid():
 		return bad("kind %q: want one of %v", c.Kind, Kinds)
-	case c.Kind != Dispute && !validTenant(c.Tenant):
+	case c.Kind != Dispute && !index.ValidTenant(c.Tenant):
 		return bad("tenant %q: want 1 to 64 letters, digits, '-' or '_'", c.Tenant)
 	case c.Kind == Dispute && c.Tenant != "":
 		return bad("a dispute has no tenant")
@@ -212,18 +213,6 @@ func validID(s string) bool {
 	return true
 }
 
-func validTenant(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
 
 func validText(s string, max int) bool {
 	return len(s) <= max && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })

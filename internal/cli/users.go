@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,29 +32,15 @@ var usersCommands = map[string]struct {
 }
 
 func runUsers(ctx context.Context, std IO, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		w := std.Stderr
-		if len(args) > 0 {
-			w = std.Stdout
-		}
-		fmt.Fprintln(w, "Usage: aura users SUBCOMMAND [flags] [args]\n\nSubcommands:")
-		names := make([]string, 0, len(usersCommands))
-		for n := range usersCommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "  %-8s %s\n", n, usersCommands[n].summary)
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: no subcommand", errUsage)
-		}
-		return nil
+	summaries := map[string]string{}
+	for n, c := range usersCommands {
+		summaries[n] = c.summary
 	}
-	sub, ok := usersCommands[args[0]]
-	if !ok {
-		return fmt.Errorf("%w: unknown subcommand %q (add, list, disable, enable, delete)", errUsage, args[0])
+	name, done, err := pickSubcommand(std, "users", summaries, args)
+	if done || err != nil {
+		return err
 	}
+	sub := usersCommands[name]
 	fs := newFlagSet(std, "users "+args[0], strings.TrimPrefix(sub.synopsis, args[0]+" "))
 	role := string(review.Moderator)
 	var pwFile string

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"text/tabwriter"
 
 	"github.com/aura-art/aura/index"
@@ -31,29 +30,15 @@ var worksCommands = map[string]struct {
 }
 
 func runWorks(ctx context.Context, std IO, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		w := std.Stderr
-		if len(args) > 0 {
-			w = std.Stdout
-		}
-		fmt.Fprintln(w, "Usage: aura works SUBCOMMAND [flags] [args]\n\nSubcommands:")
-		names := make([]string, 0, len(worksCommands))
-		for n := range worksCommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "  %-8s %s\n", n, worksCommands[n].summary)
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: no subcommand", errUsage)
-		}
-		return nil
+	summaries := map[string]string{}
+	for n, c := range worksCommands {
+		summaries[n] = c.summary
 	}
-	sub, ok := worksCommands[args[0]]
-	if !ok {
-		return fmt.Errorf("%w: unknown subcommand %q (list, show, export, disable, enable, delete)", errUsage, args[0])
+	name, done, err := pickSubcommand(std, "works", summaries, args)
+	if done || err != nil {
+		return err
 	}
+	sub := worksCommands[name]
 	fs := newFlagSet(std, "works "+args[0], sub.synopsis[len(args[0])+1:])
 	return sub.run(ctx, std, fs, args[1:])
 }

@@ -94,7 +94,7 @@ func workAsUpload(img *image.RGBA, m verdict.Match) *image.RGBA {
 	if m.Angle != 0 {
 		out = rotateInner(out, float64(m.Angle))
 	}
-	return orientRGBA(out, lookupOrientation(m.Orientation).o)
+	return hashing.OrientRGBA(out, lookupOrientation(m.Orientation).o)
 }
 
 // cropPercent returns the region of img given in percent, at least one pixel on a side.
@@ -146,44 +146,6 @@ func bilinearRGBA(img *image.RGBA, x, y float64, dst []uint8) {
 		bot := p(x0, y1)*(1-fx) + p(x1, y1)*fx
 		dst[ch] = uint8(math.Round(top*(1-fy) + bot*fy))
 	}
-}
-
-// orientRGBA returns img turned by o, with the same pixel mapping as hashing's orient.
-func orientRGBA(img *image.RGBA, o hashing.Orientation) *image.RGBA {
-	if o == hashing.Identity {
-		return img
-	}
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	ow, oh := w, h
-	if o >= hashing.Transpose {
-		ow, oh = h, w
-	}
-	out := image.NewRGBA(image.Rect(0, 0, ow, oh))
-	for y := range h {
-		for x := range w {
-			var dx, dy int
-			switch o {
-			case hashing.Mirror:
-				dx, dy = w-1-x, y
-			case hashing.FlipV:
-				dx, dy = x, h-1-y
-			case hashing.Rot180:
-				dx, dy = w-1-x, h-1-y
-			case hashing.Transpose:
-				dx, dy = y, x
-			case hashing.Rot90:
-				dx, dy = h-1-y, x
-			case hashing.Rot270:
-				dx, dy = y, w-1-x
-			case hashing.Transverse:
-				dx, dy = h-1-y, w-1-x
-			default:
-				dx, dy = x, y
-			}
-			copy(out.Pix[out.PixOffset(dx, dy):out.PixOffset(dx, dy)+4], img.Pix[img.PixOffset(x, y):img.PixOffset(x, y)+4])
-		}
-	}
-	return out
 }
 
 // diffGain multiplies the difference so that the small differences of a re-encoded or

@@ -112,7 +112,7 @@ func TestTransformsMatchOrient(t *testing.T) {
 		}
 	}
 	for o := range hashing.Orientation(8) {
-		out := orientRGBA(src, o)
+		out := hashing.OrientRGBA(src, o)
 		m := parseTransform(t, variantTransform(verdict.Match{Orientation: o.String()}))
 		ow, oh := out.Bounds().Dx(), out.Bounds().Dy()
 		for y := range h {
@@ -139,7 +139,7 @@ func TestOrientAnchors(t *testing.T) {
 		hashing.Rot270: {0, 2}, hashing.Transpose: {0, 0}, hashing.Transverse: {1, 2},
 	}
 	for o, p := range where {
-		out := orientRGBA(src, o)
+		out := hashing.OrientRGBA(src, o)
 		if out.Pix[out.PixOffset(p.X, p.Y)] != 9 {
 			t.Errorf("%v: the top-left pixel is not at %v", o, p)
 		}
