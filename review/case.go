@@ -213,7 +213,6 @@ func validID(s string) bool {
 	return true
 }
 
-
 func validText(s string, max int) bool {
 	return len(s) <= max && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
