@@ -17,8 +17,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/aura-art/aura/fetch"
+	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/rescan"
+	"github.com/aura-art/aura/retro"
 	"github.com/aura-art/aura/review"
+	"github.com/aura-art/aura/worker"
 )
 
 func init() {
@@ -52,9 +55,17 @@ func runRescan(ctx context.Context, std IO, args []string) error {
 	listen := fs.String("listen", "", "serve the rescan's metrics at http://`ADDR`/metrics while it runs")
 	fetchTimeout := fs.Duration("fetch-timeout", 10*time.Second, "time limit of downloading one URL")
 	allowLoopback := fs.Bool("fetch-allow-loopback", false, "let URLs reach loopback addresses (testing only)")
+	retroAll := fs.Bool("retro", false, "instead of a SOURCE: match every registered work against every past upload in the upload log, opening retro cases (and, with --nats-url, publishing retroactive verdicts)")
+	no := natsFlags(fs, "")
 	ro := registryFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *retroAll {
+		if fs.NArg() != 0 {
+			return fmt.Errorf("%w: --retro takes no SOURCE", errUsage)
+		}
+		return runRetroAll(ctx, std, ro, no)
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: want one SOURCE (a directory, a manifest or -), got %d arguments", errUsage, fs.NArg())
@@ -243,4 +254,62 @@ func serveMetrics(addr string, h http.Handler, log *zap.Logger) (stop func(), er
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// runRetroAll matches every enabled work against the whole upload log: "aura rescan --retro".
+func runRetroAll(ctx context.Context, std IO, ro *registryOptions, no *natsOptions) error {
+	log := newLogger(std, zapcore.WarnLevel).Named("retro")
+	reg, err := ro.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	uploads, ok := reg.store.(index.UploadLog)
+	if !ok {
+		return fmt.Errorf("the store %T keeps no upload log", reg.store)
+	}
+	start := time.Now()
+	x := &retro.Index{}
+	n, err := x.CatchUp(ctx, uploads)
+	if err != nil {
+		return err
+	}
+	r := &retro.Runner{
+		Works: reg.store, Uploads: uploads, Index: x,
+		Cases: &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing}, Thresholds: reg.Config().Thresholds, Log: log,
+	}
+	if no.cc.URL != "" {
+		cc, err := no.config()
+		if err != nil {
+			return err
+		}
+		nc, err := worker.Connect(ctx, cc, log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if r.Publish, err = worker.NewRetroPublisher(nc, worker.DefaultStreamsConfig(), "aura-rescan"); err != nil {
+			return err
+		}
+	}
+	var works, hits, flagged int
+	_, err = reg.store.LoadWorks(ctx, func(e index.MatchEntry) error {
+		if e.Disabled || e.Fingerprint == nil {
+			return nil
+		}
+		res, err := r.MatchWork(ctx, e.ID, e.CreatorID, e.Fingerprint)
+		if err != nil {
+			return err
+		}
+		works++
+		hits += res.Hits
+		flagged += res.Flagged
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(std.Stdout, "retro: %d works against %d past uploads in %v: %d matches, %d retro cases (the rest the creators' own uploads)\n",
+		works, n, time.Since(start).Round(time.Millisecond), hits, flagged)
+	return nil
 }
