@@ -123,10 +123,25 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Deps are what a Runner works with. Checker is required; the rest may be nil.
+// RemoteChecker checks items elsewhere: workers over NATS, for "aura rescan --via-nats". It
+// gets the item itself, so that URLs are fetched and review cases opened where it runs.
+type RemoteChecker interface {
+	CheckRemote(ctx context.Context, it RemoteItem) (v *verdict.Verdict, caseID string, err error)
+}
+
+// RemoteItem is an item as a RemoteChecker gets it: the bytes of a file, or the URL.
+type RemoteItem struct {
+	Tenant, ID, Creator, Source, URL string
+	Data                             []byte
+}
+
+// Deps are what a Runner works with. Checker or Remote is required; the rest may be nil.
 type Deps struct {
-	// Checker checks each picture.
+	// Checker checks each picture in this process.
 	Checker Checker
+	// Remote, when set, checks each picture elsewhere instead; Cases and Fetcher are then
+	// not used.
+	Remote RemoteChecker
 	// Cases opens the case of each flagged picture; nil opens none.
 	Cases CaseOpener
 	// Fetcher downloads URL items; nil fails them with ErrNoFetcher.
@@ -164,7 +179,7 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d.Checker == nil {
+	if d.Checker == nil && d.Remote == nil {
 		return nil, errors.New("rescan: no checker")
 	}
 	if d.Log == nil {
@@ -444,6 +459,9 @@ func (r *Runner) process(ctx context.Context, j job) (o outcome) {
 	}()
 	var data []byte
 	var err error
+	if r.deps.Remote != nil {
+		return r.processRemote(ctx, j, res, start)
+	}
 	if j.it.URL != "" {
 		if r.deps.Fetcher == nil {
 			err = ErrNoFetcher
@@ -480,6 +498,30 @@ func (r *Runner) process(ctx context.Context, j job) (o outcome) {
 					res.CaseID = c.ID
 				}
 			}
+		}
+	}
+	if err != nil {
+		res.Status, res.Error = Error, err.Error()
+	} else {
+		res.Status = OK
+	}
+	return r.finish(ctx, res, start, flagged)
+}
+
+// processRemote reads a file item (a URL item goes as it is) and has the RemoteChecker
+// check it.
+func (r *Runner) processRemote(ctx context.Context, j job, res Result, start time.Time) outcome {
+	it := RemoteItem{Tenant: res.Tenant, ID: res.ID, Creator: j.creator, Source: clip(res.Source, 2048), URL: j.it.URL}
+	var err error
+	if j.it.URL == "" {
+		it.Data, err = readFile(j.it.Path, j.it.Size, r.cfg.MaxBytes)
+	}
+	flagged := false
+	if err == nil {
+		var v *verdict.Verdict
+		if v, res.CaseID, err = r.deps.Remote.CheckRemote(ctx, it); err == nil && v != nil {
+			res.setVerdict(*v)
+			flagged = v.Flagged()
 		}
 	}
 	if err != nil {

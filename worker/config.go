@@ -50,6 +50,10 @@ type Config struct {
 	// CheckQueue is the queue group of the check responders. Default CheckQueue
 	// ("aura-check").
 	CheckQueue string
+	// RescanConcurrency is how many distributed rescan jobs one worker works on at once,
+	// beside its submissions; it takes them only while the submissions leave a slot free.
+	// 0 takes none. Default 1.
+	RescanConcurrency int
 }
 
 // DefaultConfig returns the defaults documented on each field.
@@ -69,6 +73,8 @@ func DefaultConfig() Config {
 		Fetch:           fetch.DefaultConfig(),
 		CheckSubject:    CheckSubject,
 		CheckQueue:      CheckQueue,
+
+		RescanConcurrency: 1,
 	}
 }
 
@@ -108,6 +114,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("nak_delays must not be negative, got %v", d))
 			break
 		}
+	}
+	if c.RescanConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("rescan_concurrency must not be negative, got %d", c.RescanConcurrency))
 	}
 	if c.MaxInlineBytes < 1 {
 		errs = append(errs, fmt.Errorf("max_inline_bytes must be positive, got %d", c.MaxInlineBytes))

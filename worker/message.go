@@ -28,6 +28,11 @@ const (
 	VerdictPrefix = "aura.verdict."
 	// DeadLetterPrefix starts the subject of a dead letter: "aura.dlq.<tenant>".
 	DeadLetterPrefix = "aura.dlq."
+	// RescanPrefix starts the subject of a distributed rescan job: "aura.rescan.<tenant>".
+	RescanPrefix = "aura.rescan."
+	// RescanResultPrefix starts the subject of a rescan job's result:
+	// "aura.rescanned.<run>".
+	RescanResultPrefix = "aura.rescanned."
 	// DecisionPrefix starts the subject of a moderator's decision: "aura.decision.<tenant>"
 	// (review.DecisionSubject; disputes use the tenant "registry").
 	DecisionPrefix = "aura.decision."

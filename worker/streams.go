@@ -24,6 +24,16 @@ type StreamsConfig struct {
 	// submission that ran out of deliveries while no worker was listening is still
 	// dead-lettered when one starts. Default "AURA_ADVISORIES".
 	Advisories string
+	// Rescans is the work-queue stream of distributed rescan jobs, on "aura.rescan.>", taken
+	// by the consumer RescanConsumer at lower priority than submissions. Default "RESCANS".
+	Rescans string
+	// RescanResults is the stream of rescan results, on "aura.rescanned.<run>", which the
+	// rescan that published the jobs reads (again, when it resumes). It keeps
+	// VerdictsMaxAge. Default "RESCAN_RESULTS".
+	RescanResults string
+	// RescanConsumer is the durable pull consumer of rescan jobs all workers share. Default
+	// "rescanners".
+	RescanConsumer string
 	// Decisions is the stream of moderators' decisions, on "aura.decision.>", which
 	// marketplaces consume at their own pace. It keeps VerdictsMaxAge and deduplicates by
 	// event id within VerdictDuplicates. Default "DECISIONS".
@@ -66,7 +76,8 @@ type StreamsConfig struct {
 // DefaultStreamsConfig returns the defaults documented on each field.
 func DefaultStreamsConfig() StreamsConfig {
 	return StreamsConfig{
-		Submissions: "SUBMISSIONS", Verdicts: "VERDICTS", DeadLetter: "DEADLETTER", Decisions: "DECISIONS", Advisories: "AURA_ADVISORIES", Consumer: "workers",
+		Submissions: "SUBMISSIONS", Verdicts: "VERDICTS", DeadLetter: "DEADLETTER", Decisions: "DECISIONS", Advisories: "AURA_ADVISORIES",
+		Rescans: "RESCANS", RescanResults: "RESCAN_RESULTS", RescanConsumer: "rescanners", Consumer: "workers",
 		Replicas: 1, Duplicates: 2 * time.Minute, VerdictDuplicates: 30 * time.Minute,
 		SubmissionsMaxAge: 7 * 24 * time.Hour, VerdictsMaxAge: 7 * 24 * time.Hour, DeadLetterMaxAge: 30 * 24 * time.Hour,
 		AckWait: 30 * time.Second, BackOff: []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute},
@@ -80,6 +91,7 @@ func (c StreamsConfig) Validate() error {
 	for _, n := range []struct{ name, v string }{
 		{"submissions_stream", c.Submissions}, {"verdicts_stream", c.Verdicts},
 		{"dead_letter_stream", c.DeadLetter}, {"decisions_stream", c.Decisions}, {"advisories_stream", c.Advisories}, {"consumer", c.Consumer},
+		{"rescans_stream", c.Rescans}, {"rescan_results_stream", c.RescanResults}, {"rescan_consumer", c.RescanConsumer},
 	} {
 		if n.v == "" {
 			errs = append(errs, fmt.Errorf("%s must not be empty", n.name))
@@ -171,6 +183,35 @@ func (c StreamsConfig) DecisionsStream() jetstream.StreamConfig {
 		DecisionPrefix, c.VerdictDuplicates, c.VerdictsMaxAge)
 }
 
+// RescansStream returns the configuration of the rescan jobs' work-queue stream: like the
+// submissions stream, on "aura.rescan.>".
+func (c StreamsConfig) RescansStream() jetstream.StreamConfig {
+	sc := c.SubmissionsStream()
+	sc.Name, sc.Subjects = c.Rescans, []string{RescanPrefix + ">"}
+	sc.Description = "Aura rescan jobs: archived pictures to check, taken when workers have room"
+	return sc
+}
+
+// RescanResultsStream returns the configuration of the rescan results' stream: limits
+// retention (VerdictsMaxAge), file storage, the VerdictDuplicates window.
+func (c StreamsConfig) RescanResultsStream() jetstream.StreamConfig {
+	return c.limitsStream(c.RescanResults, "Aura rescan results, by run: aura.rescanned.<run>",
+		RescanResultPrefix, c.VerdictDuplicates, c.VerdictsMaxAge)
+}
+
+// RescanConsumerConfig returns the configuration of the workers' consumer of rescan jobs:
+// explicit acks, the submissions' AckWait (no BackOff), at most 5 deliveries.
+func (c StreamsConfig) RescanConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable: c.RescanConsumer, Description: "Aura workers: rescan jobs",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: c.AckWait, MaxDeliver: rescanMaxDeliver,
+		MaxAckPending: c.MaxAckPending, DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// rescanMaxDeliver is how often a rescan job is tried before its result says it failed.
+const rescanMaxDeliver = 5
+
 // AdvisoriesStream returns the configuration of the stream that keeps the max-deliveries
 // advisories of the workers' consumer: limits retention (DeadLetterMaxAge), file storage.
 func (c StreamsConfig) AdvisoriesStream() jetstream.StreamConfig {
@@ -217,14 +258,16 @@ func (c StreamsConfig) ConsumerConfig() jetstream.ConsumerConfig {
 	return cc
 }
 
-// SetupStreams creates the five streams and the consumer, or updates them to match cfg. It
+// SetupStreams creates the seven streams and the consumer, or updates them to match cfg. It
 // is idempotent and safe to call from every worker at start. It fails if cfg is invalid or a
 // stream exists with settings that cannot be changed (its retention or storage).
 func SetupStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	for _, sc := range []jetstream.StreamConfig{cfg.SubmissionsStream(), cfg.VerdictsStream(), cfg.DeadLetterStream(), cfg.DecisionsStream(), cfg.AdvisoriesStream()} {
+	for _, sc := range []jetstream.StreamConfig{cfg.SubmissionsStream(), cfg.VerdictsStream(), cfg.DeadLetterStream(), cfg.DecisionsStream(), cfg.AdvisoriesStream(),
+		cfg.RescansStream(), cfg.RescanResultsStream(),
+	} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("worker: set up stream %s: %w", sc.Name, err)
 		}
@@ -234,6 +277,9 @@ func SetupStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfig
 	}
 	if _, err := js.CreateOrUpdateConsumer(ctx, cfg.Advisories, cfg.AdvisoriesConsumerConfig()); err != nil {
 		return fmt.Errorf("worker: set up consumer %s on %s: %w", cfg.Consumer, cfg.Advisories, err)
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, cfg.Rescans, cfg.RescanConsumerConfig()); err != nil {
+		return fmt.Errorf("worker: set up consumer %s on %s: %w", cfg.RescanConsumer, cfg.Rescans, err)
 	}
 	return nil
 }

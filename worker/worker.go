@@ -93,6 +93,7 @@ type Worker struct {
 
 	consuming atomic.Bool
 	running   atomic.Bool
+	live      atomic.Int64 // submissions in flight: rescans wait while they fill every slot
 }
 
 // New returns a worker that uses the connection nc, which the caller owns and closes after
@@ -173,9 +174,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("consuming", zap.String("stream", sc.Submissions), zap.String("consumer", sc.Consumer),
 		zap.Int("concurrency", w.cfg.Concurrency))
+	var rescans sync.WaitGroup
+	if w.cfg.RescanConcurrency > 0 {
+		rcons, err := w.js.Consumer(ctx, sc.Rescans, sc.RescanConsumer)
+		if err != nil {
+			advisories.Stop()
+			for _, s := range subs {
+				_ = s.Unsubscribe()
+			}
+			return fmt.Errorf("worker: consumer %s on %s: %w", sc.RescanConsumer, sc.Rescans, err)
+		}
+		rescans.Go(func() { w.consumeRescans(ctx, workCtx, rcons, tr) })
+	}
 	w.consuming.Store(true)
 	w.consume(ctx, workCtx, cons, tr)
 	w.consuming.Store(false)
+	rescans.Wait()
 
 	advisories.Stop()
 	for _, s := range subs {
@@ -256,6 +270,8 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	start := time.Now()
 	w.metrics.flight(1)
 	defer w.metrics.flight(-1)
+	w.live.Add(1)
+	defer w.live.Add(-1)
 	d := delivery{msg: m, deliveries: 1}
 	if meta, err := m.Metadata(); err == nil {
 		d.seq, d.deliveries, d.published = meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp

@@ -78,6 +78,7 @@ func workerFlags(fs *flagSet) *workerOptions {
 	fs.Int64Var(&c.MaxInlineBytes, "max-inline-bytes", c.MaxInlineBytes, "largest inline image (image.data) accepted, in bytes")
 	fs.StringVar(&c.CheckSubject, "check-subject", c.CheckSubject, `subject of synchronous checks (request-reply); "" turns them off`)
 	fs.StringVar(&c.CheckQueue, "check-queue", c.CheckQueue, "queue group of synchronous check responders")
+	fs.IntVar(&c.RescanConcurrency, "rescan-concurrency", c.RescanConcurrency, "distributed rescan jobs worked on at once, only while submissions leave a slot free; 0 takes none")
 	fs.DurationVar(&o.fetchTimeout, "fetch-timeout", c.Fetch.Timeout, "time limit of downloading one image URL")
 	fs.BoolVar(&o.loopback, "fetch-allow-loopback", false, "let image URLs reach loopback addresses (testing only)")
 	fs.StringVar(&o.allowHosts, "fetch-allow-hosts", "", `comma-separated hosts image URLs may name ("cdn.example.com", ".example.com" for a domain); empty: any public host`)

@@ -207,6 +207,31 @@ func TestWorkerCommand(t *testing.T) {
 	if v := one(t, r.stdout); v["duplicate"] != true {
 		t.Errorf("resubmission: %v", v)
 	}
+
+	// A distributed rescan: the worker checks the archive and opens the case; this process
+	// only reads files and keeps the journal (the worker holds the embedded store).
+	e.file("archive/copy.jpg", mustRead(t, work))
+	e.file("archive/sub/other.jpg", synth.JPEG(320, 240, 6, 90))
+	e.file("archive/broken.png", []byte("not a png"))
+	archive := filepath.Join(e.dir, "archive")
+	report := filepath.Join(e.dir, "report.jsonl")
+	r = e.mustRun(1, "rescan", "--via-nats", "--nats-url", emb.ClientURL(), "--creator", "mallory", "--quiet", "--report", report, archive)
+	got := map[string]map[string]any{}
+	for _, l := range lines(t, string(mustRead(t, report))) {
+		got[l["id"].(string)] = l
+	}
+	if c := got["copy.jpg"]; c["verdict"] != "likely_forgery" || c["case_id"] == nil || c["case_id"] == "" {
+		t.Errorf("copy.jpg: %v", c)
+	}
+	if o := got["sub/other.jpg"]; o["verdict"] != "clear" || o["status"] != "ok" {
+		t.Errorf("sub/other.jpg: %v", o)
+	}
+	if b := got["broken.png"]; b["status"] != "error" || !strings.Contains(fmt.Sprint(b["error"]), "image") {
+		t.Errorf("broken.png: %v", b)
+	}
+	if r := e.mustRun(0, "rescan", "--via-nats", "--nats-url", emb.ClientURL(), "--creator", "mallory", "--quiet", archive); !strings.Contains(r.stdout, "nothing to do") {
+		t.Errorf("rescan again: %s", r.stdout)
+	}
 	if res := stop(); res.code != 0 {
 		t.Errorf("worker: exit %d\n%s", res.code, res.stderr)
 	} else if !strings.Contains(res.stderr, `"msg":"stopped"`) {

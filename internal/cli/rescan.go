@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +25,7 @@ import (
 	"github.com/aura-art/aura/rescan"
 	"github.com/aura-art/aura/retro"
 	"github.com/aura-art/aura/review"
+	"github.com/aura-art/aura/verdict"
 	"github.com/aura-art/aura/worker"
 )
 
@@ -55,6 +60,7 @@ func runRescan(ctx context.Context, std IO, args []string) error {
 	listen := fs.String("listen", "", "serve the rescan's metrics at http://`ADDR`/metrics while it runs")
 	fetchTimeout := fs.Duration("fetch-timeout", 10*time.Second, "time limit of downloading one URL")
 	allowLoopback := fs.Bool("fetch-allow-loopback", false, "let URLs reach loopback addresses (testing only)")
+	viaNATS := fs.Bool("via-nats", false, "send the pictures to the workers through NATS (stream RESCANS, at lower priority than uploads) instead of checking them here; --nats-url defaults to "+defaultWorkerNATSURL)
 	retroAll := fs.Bool("retro", false, "instead of a SOURCE: match every registered work against every past upload in the upload log, opening retro cases (and, with --nats-url, publishing retroactive verdicts)")
 	no := natsFlags(fs, "")
 	ro := registryFlags(fs)
@@ -140,16 +146,23 @@ func runRescan(ctx context.Context, std IO, args []string) error {
 	}
 	defer fetcher.CloseIdleConnections()
 
-	reg, err := ro.open(ctx, log)
-	if err != nil {
-		return err
+	deps := rescan.Deps{Fetcher: fetcher, Journal: journal, Report: report, Metrics: metrics, Log: log}
+	if *viaNATS {
+		remote, closeRemote, err := openRemoteRescan(ctx, no, dir, cfg.Force, log)
+		if err != nil {
+			return err
+		}
+		defer closeRemote()
+		deps.Remote = remote
+	} else {
+		reg, err := ro.open(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer reg.Close()
+		deps.Checker, deps.Cases = reg, &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing}
 	}
-	defer reg.Close()
-	runner, err := rescan.New(cfg, rescan.Deps{
-		Checker: reg,
-		Cases:   &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing},
-		Fetcher: fetcher, Journal: journal, Report: report, Metrics: metrics, Log: log,
-	})
+	runner, err := rescan.New(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -312,4 +325,60 @@ func runRetroAll(ctx context.Context, std IO, ro *registryOptions, no *natsOptio
 	fmt.Fprintf(std.Stdout, "retro: %d works against %d past uploads in %v: %d matches, %d retro cases (the rest the creators' own uploads)\n",
 		works, n, time.Since(start).Round(time.Millisecond), hits, flagged)
 	return nil
+}
+
+// natsRescan checks rescan items through the workers (rescan.RemoteChecker).
+type natsRescan struct{ c *worker.RescanClient }
+
+// CheckRemote implements rescan.RemoteChecker. An item id that cannot be a submission id
+// (spaces, non-ASCII, too long) goes as "h:" and 32 hex digits of its SHA-256; the case
+// keeps its path as the source.
+func (n natsRescan) CheckRemote(ctx context.Context, it rescan.RemoteItem) (*verdict.Verdict, string, error) {
+	id := it.ID
+	if !index.ValidSubmissionID(id) {
+		sum := sha256.Sum256([]byte(id))
+		id = "h:" + hex.EncodeToString(sum[:16])
+	}
+	r, err := n.c.Check(ctx, worker.RescanJob{Tenant: it.Tenant, ID: id, Creator: it.Creator, Source: it.Source, URL: it.URL, Data: it.Data})
+	if err != nil {
+		return nil, "", err
+	}
+	if r.Error != "" {
+		return nil, "", errors.New(r.Error)
+	}
+	return r.Verdict, r.CaseID, nil
+}
+
+// openRemoteRescan connects to NATS and opens the rescan run kept in the state directory
+// (file "run"; a new one with --force), so a resumed rescan reads the results it missed.
+func openRemoteRescan(ctx context.Context, no *natsOptions, dir string, force bool, log *zap.Logger) (rescan.RemoteChecker, func(), error) {
+	if no.cc.URL == "" {
+		no.cc.URL = defaultWorkerNATSURL
+	}
+	cc, err := no.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	runFile := filepath.Join(dir, "run")
+	b, err := os.ReadFile(runFile)
+	run := strings.TrimSpace(string(b))
+	if err != nil || force || run == "" {
+		var raw [8]byte
+		_, _ = rand.Read(raw[:])
+		run = hex.EncodeToString(raw[:])
+		if err := os.WriteFile(runFile, []byte(run+"\n"), 0o600); err != nil {
+			return nil, nil, err
+		}
+	}
+	nc, err := worker.Connect(ctx, cc, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	wc := worker.DefaultConfig()
+	c, err := worker.NewRescanClient(ctx, nc, wc.Streams, run, wc.MaxInlineBytes)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return natsRescan{c}, func() { c.Close(); nc.Close() }, nil
 }
