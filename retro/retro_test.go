@@ -19,6 +19,7 @@ import (
 	"github.com/aura-art/aura/internal/synth"
 	"github.com/aura-art/aura/retro"
 	"github.com/aura-art/aura/review"
+	"github.com/aura-art/aura/verdict"
 )
 
 func fingerprint(t testing.TB, data []byte, p hashing.Purpose) *hashing.Fingerprint {
@@ -307,4 +308,62 @@ func BenchmarkMatch1M(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRunnerRespectsDecisions: an upload flagged against the work when it was checked, and
+// one a moderator dismissed against it, get no retro case; the third copy does.
+func TestRunnerRespectsDecisions(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bs, err := index.OpenBolt(filepath.Join(t.TempDir(), "aura.db"), index.BoltOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	cases, err := review.NewBoltStore(bs.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := synth.JPEG(640, 480, 41, 92)
+	reg, err := index.NewRegistry(bs, index.NewMatcher(), index.DefaultRegistryConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := reg.Register(ctx, work, index.WorkMeta{CreatorID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opener := &review.Opener{Store: cases}
+	uploads := map[string][]byte{"known": synth.JPEG(640, 480, 41, 70), "dismissed": mirrorJPEG(t, work), "new": cropJPEG(t, work)}
+	for id, data := range uploads {
+		q := fingerprint(t, data, hashing.Query)
+		rec, _ := index.NewUploadRecord("shop", id, "mallory", q)
+		if err := bs.AppendUpload(ctx, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if id == "new" {
+			continue
+		}
+		v := verdict.Verdict{Verdict: verdict.Derivative, Matches: []verdict.Match{{WorkID: w.Work.ID, CreatorID: "alice", Score: 0.9}}}
+		c, err := opener.OpenUpload(ctx, review.Flagged{Tenant: "shop", SubmissionID: id, ClaimedCreator: "mallory", Data: data, Verdict: v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "dismissed" {
+			if _, err := cases.Decide(ctx, c.ID, 1, review.Decision{By: "mo", To: review.Dismissed}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	runner := &retro.Runner{Works: bs, Uploads: bs, Index: &retro.Index{}, Cases: opener,
+		Suppressor: review.Suppressor{Store: cases}, Known: review.FlaggedBefore(cases)}
+	res, err := runner.MatchWork(ctx, w.Work.ID, "alice", w.Work.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _, _ := cases.ListCases(ctx, review.Filter{Kind: review.Retro})
+	if res.Hits != 3 || res.Flagged != 1 || len(page) != 1 || page[0].SubjectID != "new" {
+		t.Fatalf("hits %d, flagged %d, retro cases %+v; want 3 hits and one case, for the new upload", res.Hits, res.Flagged, page)
+	}
 }

@@ -36,6 +36,12 @@ type Runner struct {
 	Cases CaseOpener
 	// Publish, when set, publishes each flagged hit's verdict.
 	Publish Publisher
+	// Suppressor, when set, clears hits that moderators' decisions settled (a dismissed
+	// picture, a licensed creator), as a check would (review.Suppressor).
+	Suppressor index.Suppressor
+	// Known, when set, reports whether the upload was already flagged against the work when
+	// it was checked (its upload case lists the work), so a retro case would repeat it.
+	Known func(ctx context.Context, tenant, submissionID, workID string) (bool, error)
 	// Thresholds decide what matches; default hashing.DefaultThresholds.
 	Thresholds hashing.Thresholds
 	// Log may be nil.
@@ -164,14 +170,29 @@ func (r *Runner) MatchWork(ctx context.Context, workID, creatorID string, ref *h
 		}
 		seen[key] = true
 		res.Hits++
-		v := verdict.Classify(up.Creator, []verdict.Candidate{{
+		q := r.Index.queryOf(h.Seq)
+		cands := []verdict.Candidate{{
 			WorkID: workID, CreatorID: creatorID, CreatorName: creatorName, Title: title, Match: h.Match, LowDetail: h.LowDetail,
-		}}, th)
+		}}
+		if r.Suppressor != nil {
+			if cands, err = r.Suppressor.Suppress(ctx, q, up.Creator, cands); err != nil {
+				return res, fmt.Errorf("retro: decisions: %w", err)
+			}
+		}
+		v := verdict.Classify(up.Creator, cands, th)
 		if !v.Flagged() {
 			continue
 		}
+		if r.Known != nil {
+			known, err := r.Known(ctx, up.Tenant, up.SubmissionID, workID)
+			if err != nil {
+				return res, fmt.Errorf("retro: %w", err)
+			}
+			if known {
+				continue
+			}
+		}
 		res.Flagged++
-		q := r.Index.queryOf(h.Seq)
 		if _, err := r.Cases.OpenUpload(ctx, review.Flagged{
 			Kind: review.Retro, Tenant: up.Tenant, SubmissionID: up.SubmissionID, ClaimedCreator: up.Creator,
 			Source: "retroactive match with work " + workID, Fingerprint: q, Verdict: v,

@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aura-art/aura/hashing"
@@ -110,4 +111,24 @@ func (o *Opener) OnDispute(ctx context.Context, d index.DisputeRecorded) error {
 		return fmt.Errorf("review: open case of dispute %s: %w", d.Dispute.ID, err)
 	}
 	return nil
+}
+
+// FlaggedBefore reports whether the submission's upload case lists the work, so that the
+// upload was flagged against it when it was checked (retro.Runner.Known).
+func FlaggedBefore(s Store) func(ctx context.Context, tenant, submissionID, workID string) (bool, error) {
+	return func(ctx context.Context, tenant, submissionID, workID string) (bool, error) {
+		c, err := s.GetCase(ctx, CaseID(Upload, tenant, submissionID))
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, m := range c.Matches {
+			if m.WorkID == workID {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 }

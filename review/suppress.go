@@ -16,9 +16,13 @@ const SamePicture = 0.94
 
 // Suppressor is the registry's index.Suppressor over a Store: a candidate work is cleared
 // when a moderator dismissed the same picture against it, or when the claimed creator
-// holds a licence for it.
+// holds a licence for it and the picture is a derivative (not a copy of the whole work at
+// Forgery or above: a licence to derive is not a licence to copy).
 type Suppressor struct {
 	Store Store
+	// Forgery is the score at or above which a whole-picture match is a copy, which a
+	// licence does not clear. Default hashing.DefaultThresholds.Forgery.
+	Forgery float64
 }
 
 var _ index.Suppressor = Suppressor{}
@@ -39,13 +43,22 @@ func (s Suppressor) Suppress(ctx context.Context, q *hashing.Fingerprint, claime
 		ws := sup[c.WorkID]
 		switch {
 		case ws == nil:
-		case ws.LicensedTo(claimedCreator):
+		case ws.LicensedTo(claimedCreator) && !s.isCopy(c):
 			out[i].Suppressed = verdict.SuppressedLicensed
 		case dismissed(q, ws):
 			out[i].Suppressed = verdict.SuppressedDismissed
 		}
 	}
 	return out, nil
+}
+
+// isCopy reports whether c matches the whole work as a near-identical copy.
+func (s Suppressor) isCopy(c verdict.Candidate) bool {
+	f := s.Forgery
+	if f == 0 {
+		f = hashing.DefaultThresholds.Forgery
+	}
+	return c.Match.Whole() && c.Match.Score >= f
 }
 
 // dismissed reports whether q is the same picture as one dismissed against the work.

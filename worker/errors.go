@@ -6,6 +6,7 @@ import (
 	"github.com/aura-art/aura/fetch"
 	"github.com/aura-art/aura/hashing"
 	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/review"
 )
 
 // ErrPermanent marks a failure that no retry can fix: the submission is dead-lettered with
@@ -33,7 +34,7 @@ func (s *sentinel) Unwrap() error { return s.parent }
 // dead-lettered: ErrPermanent and ErrBadMessage; hashing's ErrTooLarge, ErrUnsupported and
 // ErrCorrupt (the image cannot be decoded); fetch's ErrForbidden, ErrTooLarge and
 // ErrTooManyRedirects, and an HTTP status that is not temporary (404, 403, ...);
-// index.ErrInvalid. Cancellation, timeouts, network and store errors are transient.
+// index.ErrInvalid and review.ErrInvalid. Cancellation, timeouts, network and store errors are transient.
 func Permanent(err error) bool {
 	if err == nil {
 		return false
@@ -42,7 +43,7 @@ func Permanent(err error) bool {
 		ErrPermanent,
 		hashing.ErrTooLarge, hashing.ErrUnsupported, hashing.ErrCorrupt,
 		fetch.ErrForbidden, fetch.ErrTooLarge, fetch.ErrTooManyRedirects,
-		index.ErrInvalid,
+		index.ErrInvalid, review.ErrInvalid,
 	} {
 		if errors.Is(err, target) {
 			return true

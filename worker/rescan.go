@@ -29,7 +29,8 @@ import (
 // RESCAN_RESULTS) before the job is acked, so a rescan that stops and resumes finds the
 // results it missed.
 
-// Headers of rescan jobs.
+// Headers of rescan jobs. A job also carries HeaderTenant and HeaderSubmissionID, so that
+// even a job that cannot be read gets a result its rescan can match.
 const (
 	HeaderRescanRun    = "Aura-Rescan-Run"
 	HeaderRescanSource = "Aura-Rescan-Source"
@@ -155,7 +156,8 @@ func (w *Worker) handleRescan(ctx context.Context, m jetstream.Msg) {
 
 // rescanJob checks one rescan job and opens its case when flagged.
 func (w *Worker) rescanJob(ctx context.Context, m jetstream.Msg, run string) (*RescanResult, error) {
-	res := &RescanResult{SchemaVersion: SchemaVersion, Run: run, WorkerID: w.cfg.ID}
+	res := &RescanResult{SchemaVersion: SchemaVersion, Run: run, WorkerID: w.cfg.ID,
+		Tenant: m.Headers().Get(HeaderTenant), SubmissionID: m.Headers().Get(HeaderSubmissionID)}
 	sub, err := DecodeSubmission(m.Data(), w.cfg.MaxInlineBytes)
 	if err != nil {
 		return res, err

@@ -100,6 +100,10 @@ func (c *RescanClient) follow(earlier uint64, loaded chan struct{}) {
 			return
 		}
 		_ = m.Ack()
+		pending := uint64(1)
+		if md, err := m.Metadata(); err == nil {
+			pending = md.NumPending
+		}
 		var r RescanResult
 		if json.Unmarshal(m.Data(), &r) == nil {
 			key := MsgID(r.Tenant, r.SubmissionID)
@@ -112,8 +116,10 @@ func (c *RescanClient) follow(earlier uint64, loaded chan struct{}) {
 			}
 			c.mu.Unlock()
 		}
-		if n++; n == earlier {
+		// Loaded once the earlier results are read, or none is left (some aged out).
+		if n++; n == earlier || (n < earlier && pending == 0) {
 			close(loaded)
+			earlier = 0 // closed; n never equals it again
 		}
 	}
 }
@@ -149,6 +155,8 @@ func (c *RescanClient) Check(ctx context.Context, job RescanJob) (*RescanResult,
 	msg := nats.NewMsg(RescanSubject(job.Tenant))
 	msg.Data = body
 	msg.Header.Set(HeaderRescanRun, c.run)
+	msg.Header.Set(HeaderTenant, job.Tenant)
+	msg.Header.Set(HeaderSubmissionID, job.ID)
 	if job.Source != "" {
 		msg.Header.Set(HeaderRescanSource, job.Source)
 	}

@@ -69,6 +69,17 @@ func TestDistributedRescan(t *testing.T) {
 	if got := e.checker.callsOf("rescan"); got != calls {
 		t.Fatalf("the resumed run checked %d jobs again", got-calls)
 	}
+	// A job the worker cannot read (over its inline cap) still gets a result the client
+	// matches, by the job's headers.
+	big, err := worker.NewRescanClient(ctxT(t), e.nc, e.cfg.Streams, "run-big", 4*e.cfg.MaxInlineBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	r, err := big.Check(ctxT(t), worker.RescanJob{Tenant: "archive", ID: "huge", Data: make([]byte, e.cfg.MaxInlineBytes+1)})
+	if err != nil || r.SubmissionID != "huge" || r.Error == "" {
+		t.Fatalf("unreadable job: %+v, %v", r, err)
+	}
 	if _, err := worker.NewRescanClient(ctxT(t), e.nc, e.cfg.Streams, "bad run", 1<<20); err == nil {
 		t.Fatal("a run id with a space was accepted")
 	}

@@ -200,11 +200,13 @@ func (c StreamsConfig) RescanResultsStream() jetstream.StreamConfig {
 }
 
 // RescanConsumerConfig returns the configuration of the workers' consumer of rescan jobs:
-// explicit acks, the submissions' AckWait (no BackOff), at most 5 deliveries.
+// explicit acks, the submissions' AckWait (no BackOff), and no delivery limit: a worker
+// publishes a job's failure as its result after rescanMaxDeliver tries, and a job stays until
+// some result is published, so a rescan never waits for a result that will not come.
 func (c StreamsConfig) RescanConsumerConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable: c.RescanConsumer, Description: "Aura workers: rescan jobs",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: c.AckWait, MaxDeliver: rescanMaxDeliver,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: c.AckWait, MaxDeliver: -1,
 		MaxAckPending: c.MaxAckPending, DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 }

@@ -289,7 +289,10 @@ func runRetroAll(ctx context.Context, std IO, ro *registryOptions, no *natsOptio
 	}
 	r := &retro.Runner{
 		Works: reg.store, Uploads: uploads, Index: x,
-		Cases: &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing}, Thresholds: reg.Config().Thresholds, Log: log,
+		Cases:      &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing},
+		Suppressor: review.Suppressor{Store: reg.cases, Forgery: reg.Config().Thresholds.Forgery},
+		Known:      review.FlaggedBefore(reg.cases),
+		Thresholds: reg.Config().Thresholds, Log: log,
 	}
 	if no.cc.URL != "" {
 		cc, err := no.config()

@@ -185,7 +185,7 @@ func (o *registryOptions) open(ctx context.Context, log *zap.Logger) (*openedReg
 		_ = s.Close()
 		return nil, err
 	}
-	reg.SetSuppressor(review.Suppressor{Store: cases})
+	reg.SetSuppressor(review.Suppressor{Store: cases, Forgery: cfg.Thresholds.Forgery})
 	reg.OnDispute((&review.Opener{Store: cases, Hashing: cfg.Hashing}).OnDispute)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &openedRegistry{Registry: reg, store: s, cases: cases, cancel: cancel, done: make(chan error, 1)}

@@ -99,10 +99,17 @@ func usersAdd(ctx context.Context, std IO, st review.Store, args []string, role 
 		return err
 	}
 	u := &review.User{Name: args[0], Role: role, PasswordHash: hash, CreatedAt: time.Now()}
+	if old, err := st.GetUser(ctx, u.Name); err == nil { // a password reset: the account keeps its state
+		u.CreatedAt, u.Disabled = old.CreatedAt, old.Disabled
+	}
 	if err := st.PutUser(ctx, u); err != nil {
 		return err
 	}
-	fmt.Fprintf(std.Stdout, "user %s (%s) saved\n", u.Name, u.Role)
+	state := ""
+	if u.Disabled {
+		state = "; it is disabled: aura users enable " + u.Name
+	}
+	fmt.Fprintf(std.Stdout, "user %s (%s) saved%s\n", u.Name, u.Role, state)
 	return nil
 }
 

@@ -19,6 +19,13 @@ func TestUsers(t *testing.T) {
 	if list := e.mustRun(0, "users", "list").stdout; !strings.Contains(list, "disabled") {
 		t.Fatalf("after disable:\n%s", list)
 	}
+	// A password reset keeps the account disabled, and says so.
+	if r := e.mustRun(0, "users", "add", "--password-file", pwFile, "mo"); !strings.Contains(r.stdout, "disabled") {
+		t.Fatalf("password reset of a disabled user: %s", r.stdout)
+	}
+	if list := e.mustRun(0, "users", "list").stdout; !strings.Contains(list, "disabled") {
+		t.Fatalf("a password reset enabled the account:\n%s", list)
+	}
 	e.mustRun(0, "users", "delete", "mo")
 	if r := e.run("users", "delete", "mo"); r.code != 1 || !strings.Contains(r.stderr, "not found") {
 		t.Fatalf("delete twice: exit %d %s", r.code, r.stderr)

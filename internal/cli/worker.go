@@ -145,6 +145,8 @@ func retroRunner(reg *openedRegistry, nc *nats.Conn, streams worker.StreamsConfi
 	return &retro.Runner{
 		Works: reg.store, Uploads: uploads, Index: &retro.Index{},
 		Cases: &review.Opener{Store: reg.cases, Hashing: reg.Config().Hashing}, Publish: pub,
+		Suppressor: review.Suppressor{Store: reg.cases, Forgery: reg.Config().Thresholds.Forgery},
+		Known:      review.FlaggedBefore(reg.cases),
 		Thresholds: reg.Config().Thresholds, Log: log,
 	}, nil
 }
