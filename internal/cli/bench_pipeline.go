@@ -68,14 +68,20 @@ type pipelineReport struct {
 	// every window.
 	SoakPerS float64      `json:"soak_per_s,omitempty"`
 	Soak     []soakSample `json:"soak,omitempty"`
-	// SoakRSSChange is the last window's RSS over the first window's after warm-up, minus 1.
-	SoakRSSChange float64 `json:"soak_rss_change,omitempty"`
+	// SoakRSSChange is the last window's RSS over the first window's after warm-up, minus 1;
+	// SoakAnonChange the same of anonymous memory alone.
+	SoakRSSChange  float64 `json:"soak_rss_change,omitempty"`
+	SoakAnonChange float64 `json:"soak_anon_change,omitempty"`
 }
 
 // soakSample is one window of the load test.
 type soakSample struct {
-	AtS      float64 `json:"at_s"`
-	RSSMB    float64 `json:"rss_mb"`
+	AtS   float64 `json:"at_s"`
+	RSSMB float64 `json:"rss_mb"`
+	// AnonMB and FileMB split RSS into anonymous memory and mapped files (the embedded
+	// store's mmap grows with the data it holds).
+	AnonMB   float64 `json:"rss_anon_mb"`
+	FileMB   float64 `json:"rss_file_mb"`
 	HeapMB   float64 `json:"heap_mb"`
 	Verdicts int     `json:"verdicts"`
 	P50MS    float64 `json:"p50_ms"`
@@ -98,6 +104,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	soakRate := fs.Float64("soak-rate", 0, "the load test's rate in submissions/s (overrides --soak-load)")
 	soakWindow := fs.Duration("soak-window", 30*time.Second, "the load test's sampling window")
 	soakSVG := fs.String("soak-svg", "", "write the load test's RSS and p99 over time to this SVG file")
+	verdictDedupe := fs.Duration("verdict-dedupe-window", worker.DefaultStreamsConfig().VerdictDuplicates, "the VERDICTS stream's duplicate window: the server holds every verdict's message id this long")
 	hc := hashingFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
@@ -205,6 +212,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	cc.URL = emb.ClientURL()
 	wcfg := worker.DefaultConfig()
 	wcfg.Concurrency = *concurrency
+	wcfg.Streams.VerdictDuplicates = *verdictDedupe
 	var urls []string
 	if *byURL {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -317,6 +325,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		rep.Duplicates += r.duplicates
 		if n := len(rep.Soak); n >= 3 {
 			rep.SoakRSSChange = rep.Soak[n-1].RSSMB/rep.Soak[1].RSSMB - 1 // the first window is warm-up
+			rep.SoakAnonChange = rep.Soak[n-1].AnonMB/rep.Soak[1].AnonMB - 1
 		}
 		if *soakSVG != "" {
 			if err := os.WriteFile(*soakSVG, soakPlot(rep), 0o644); err != nil {
@@ -543,11 +552,12 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		s := soakSample{AtS: now.Sub(start).Seconds(), RSSMB: rssMB(), HeapMB: float64(ms.HeapInuse) / (1 << 20),
+		mem := procStatus("VmRSS:", "RssAnon:", "RssFile:")
+		s := soakSample{AtS: now.Sub(start).Seconds(), RSSMB: mem[0], AnonMB: mem[1], FileMB: mem[2], HeapMB: float64(ms.HeapInuse) / (1 << 20),
 			Verdicts: len(lat), P50MS: q(0.5), P99MS: q(0.99)}
 		samples = append(samples, s)
-		fmt.Fprintf(progress, "bench: %5.0fs  rss %6.1f MB  heap %6.1f MB  %5d verdicts  p50 %6.1f ms  p99 %6.1f ms\n",
-			s.AtS, s.RSSMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
+		fmt.Fprintf(progress, "bench: %5.0fs  rss %6.1f MB (anon %6.1f, files %6.1f)  heap %6.1f MB  %5d verdicts  p50 %6.1f ms  p99 %6.1f ms\n",
+			s.AtS, s.RSSMB, s.AnonMB, s.FileMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
 	}
 	for i := 0; ctx.Err() == nil; i++ {
 		at := start.Add(time.Duration(i) * interval)
@@ -587,20 +597,24 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 	}
 }
 
-// rssMB is the process's resident set size in MB (Linux; 0 elsewhere).
-func rssMB() float64 {
+// procStatus returns the named kB fields of /proc/self/status in MB (Linux; zeros
+// elsewhere).
+func procStatus(names ...string) []float64 {
+	out := make([]float64, len(names))
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0
+		return out
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			var kb float64
-			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
-			return kb / 1024
+		for i, n := range names {
+			if v, ok := strings.CutPrefix(l, n); ok {
+				var kb float64
+				fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+				out[i] = kb / 1024
+			}
 		}
 	}
-	return 0
+	return out
 }
 
 func (rep *pipelineReport) soakMarkdown() string {
@@ -608,9 +622,9 @@ func (rep *pipelineReport) soakMarkdown() string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nLoad test at %.1f submissions/s: RSS change after warm-up %+.1f%%.\n\n| at | RSS MB | Go heap MB | verdicts | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- |\n", rep.SoakPerS, 100*rep.SoakRSSChange)
+	fmt.Fprintf(&b, "\nLoad test at %.1f submissions/s: RSS change after warm-up %+.1f%% (anonymous memory %+.1f%%).\n\n| at | RSS MB | anonymous MB | mapped files MB | Go heap MB | verdicts | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n", rep.SoakPerS, 100*rep.SoakRSSChange, 100*rep.SoakAnonChange)
 	for _, s := range rep.Soak {
-		fmt.Fprintf(&b, "| %.0f s | %.1f | %.1f | %d | %.1f | %.1f |\n", s.AtS, s.RSSMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
+		fmt.Fprintf(&b, "| %.0f s | %.1f | %.1f | %.1f | %.1f | %d | %.1f | %.1f |\n", s.AtS, s.RSSMB, s.AnonMB, s.FileMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
 	}
 	return b.String()
 }
