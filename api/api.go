@@ -22,6 +22,7 @@ import (
 	"github.com/aura-art/aura/fetch"
 	"github.com/aura-art/aura/hashing"
 	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/internal/httpx"
 )
 
 //go:embed openapi.yaml
@@ -104,37 +105,29 @@ func New(cfg Config, reg *index.Registry, log *zap.Logger) http.Handler {
 // ServeHTTP routes a request, answering unknown paths and methods with JSON errors and
 // turning a handler's panic into a 500.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			s.log.Error("handler panic", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Any("panic", p))
-			if !rw.wrote {
-				writeError(rw, http.StatusInternalServerError, "internal", "internal error")
-			}
-		}
-		s.log.Debug("request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
-			zap.Int("status", rw.status), zap.Duration("took", time.Since(start)))
-	}()
+	httpx.Serve(w, r, http.HandlerFunc(s.route), s.log, func(w http.ResponseWriter) {
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+	})
+}
+
+// route hands the request to its endpoint, or answers an unknown path or method.
+func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		// No route: the mux would answer 404, 405 or a redirect in plain text.
-		probe := &statusWriter{ResponseWriter: discardWriter{header: http.Header{}}}
+		probe := &httpx.StatusWriter{ResponseWriter: discardWriter{header: http.Header{}}}
 		h.ServeHTTP(probe, r)
-		switch probe.status {
+		switch probe.Status {
 		case http.StatusNotFound:
-			writeError(rw, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+			writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 			return
 		case http.StatusMethodNotAllowed:
-			rw.Header().Set("Allow", probe.Header().Get("Allow"))
-			writeError(rw, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+			w.Header().Set("Allow", probe.Header().Get("Allow"))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
 			return
 		}
 	}
-	s.mux.ServeHTTP(rw, r)
+	s.mux.ServeHTTP(w, r)
 }
 
 // handlerFunc is an authenticated endpoint: caller is the token's name. A returned error is
@@ -588,30 +581,6 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "works": s.reg.Matcher().Len()})
 }
-
-// statusWriter records the status a handler writes.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // discardWriter is a ResponseWriter that keeps headers and drops the body.
 type discardWriter struct{ header http.Header }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/aura-art/aura/index"
+	"github.com/aura-art/aura/internal/httpx"
 	"github.com/aura-art/aura/review"
 )
 
@@ -162,46 +163,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
-	rw := &statusWriter{ResponseWriter: w}
-	start := s.now()
-	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			s.log.Error("handler panic", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Any("panic", p))
-			if !rw.wrote {
-				http.Error(rw, "internal error", http.StatusInternalServerError)
-			}
-		}
-		s.log.Debug("request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
-			zap.Int("status", rw.status), zap.Duration("took", s.now().Sub(start)))
-	}()
-	s.handler.ServeHTTP(rw, r)
+	httpx.Serve(w, r, s.handler, s.log, func(w http.ResponseWriter) {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	})
 }
-
-// statusWriter records the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // handlerFunc is a page or image handler of a logged-in user. A returned error is written as
 // an error page (or, for images, as plain text) with the status that fits it.
