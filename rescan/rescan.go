@@ -10,11 +10,9 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
@@ -490,7 +488,7 @@ func (r *Runner) process(ctx context.Context, j job) (o outcome) {
 				var c *review.Case
 				c, err = r.deps.Cases.OpenUpload(ctx, review.Flagged{
 					Kind: review.Rescan, Tenant: res.Tenant, SubmissionID: subjectID(res.ID),
-					ClaimedCreator: j.creator, Source: clip(res.Source, 2048), Data: data, Verdict: v,
+					ClaimedCreator: j.creator, Source: res.Source, Data: data, Verdict: v,
 				})
 				if err != nil {
 					err = fmt.Errorf("open case: %w", err)
@@ -511,7 +509,7 @@ func (r *Runner) process(ctx context.Context, j job) (o outcome) {
 // processRemote reads a file item (a URL item goes as it is) and has the RemoteChecker
 // check it.
 func (r *Runner) processRemote(ctx context.Context, j job, res Result, start time.Time) outcome {
-	it := RemoteItem{Tenant: res.Tenant, ID: res.ID, Creator: j.creator, Source: clip(res.Source, 2048), URL: j.it.URL}
+	it := RemoteItem{Tenant: res.Tenant, ID: res.ID, Creator: j.creator, Source: review.ClipText(res.Source, 2048), URL: j.it.URL}
 	var err error
 	if j.it.URL == "" {
 		it.Data, err = readFile(j.it.Path, j.it.Size, r.cfg.MaxBytes)
@@ -567,23 +565,4 @@ func subjectID(id string) string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	return "sha256:" + hex.EncodeToString(sum[:16])
-}
-
-// clip makes s fit a case's text field: control characters become '?', and it is cut to at
-// most n bytes, on a rune boundary, the cut marked with "...".
-func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n-3]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + "..."
 }

@@ -86,7 +86,7 @@ type Case struct {
 	// ClaimedCreator is who the uploader (or registrant) says made the picture.
 	ClaimedCreator string `json:"claimed_creator,omitempty"`
 	// Source says where the picture came from: its URL, "inline", a file path of a rescan,
-	// or the registration of a work.
+	// or the registration of a work; at most 2048 bytes (Opener clips it with ClipText).
 	Source string `json:"source,omitempty"`
 	// Verdict is the verdict that flagged the picture; a dispute has none.
 	Verdict verdict.Kind `json:"verdict,omitempty"`
@@ -211,6 +211,26 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// ClipText makes s fit a case's text field (Source, a note, a log line): control characters
+// and invalid UTF-8 become '?', and it is cut to at most n bytes (n ≥ 3), on a rune
+// boundary, the cut marked with "...".
+func ClipText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n-3]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "..."
 }
 
 func validText(s string, max int) bool {

@@ -48,7 +48,7 @@ func (o *Opener) OpenUpload(ctx context.Context, u Flagged) (*Case, error) {
 	}
 	c := &Case{
 		ID: id, Kind: kind, Tenant: u.Tenant, SubjectID: u.SubmissionID,
-		ClaimedCreator: u.ClaimedCreator, Source: u.Source, Verdict: u.Verdict.Verdict,
+		ClaimedCreator: u.ClaimedCreator, Source: ClipText(u.Source, maxTextLen), Verdict: u.Verdict.Verdict,
 	}
 	for _, m := range u.Verdict.Matches {
 		if m.Suppressed == "" {
@@ -97,6 +97,7 @@ func (o *Opener) OnDispute(ctx context.Context, d index.DisputeRecorded) error {
 	if d.Work.RegisteredBy != "" {
 		c.Source += " by " + d.Work.RegisteredBy
 	}
+	c.Source = ClipText(c.Source, maxTextLen)
 	if d.Query != nil {
 		b, err := d.Query.MarshalBinary()
 		if err != nil {

@@ -3,6 +3,7 @@ package review_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +75,24 @@ func TestDisputeOpensCase(t *testing.T) {
 		if m.WorkID == first.Work.ID && m.Suppressed != verdict.SuppressedDismissed {
 			t.Fatalf("match of the disputed work after dismissal: %+v", m)
 		}
+	}
+}
+
+// TestOpenUploadClipsSource: a long URL (a signed CDN link) still opens its case, with the
+// source clipped to what a case holds.
+func TestOpenUploadClipsSource(t *testing.T) {
+	t.Parallel()
+	s := openBolt(t)
+	o := &review.Opener{Store: s}
+	long := "https://cdn.example/a.jpg?sig=" + strings.Repeat("x", 5000)
+	c, err := o.OpenUpload(context.Background(), review.Flagged{
+		Tenant: "shop", SubmissionID: "up-1", Source: long,
+		Verdict: verdict.Verdict{Verdict: verdict.Derivative, Matches: []verdict.Match{{WorkID: "w_1", Score: 0.9}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Source) > 2048 || !strings.HasPrefix(c.Source, "https://cdn.example/a.jpg?sig=xxx") || !strings.HasSuffix(c.Source, "...") {
+		t.Fatalf("source of %d bytes: %.60q...", len(c.Source), c.Source)
 	}
 }

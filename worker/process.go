@@ -113,7 +113,7 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 			source = "inline"
 		}
 		_, err := w.cases.OpenUpload(ctx, review.Flagged{
-			Tenant: sub.Tenant, SubmissionID: sub.ID, ClaimedCreator: sub.Creator, Source: truncate(source, 2000), Data: data,
+			Tenant: sub.Tenant, SubmissionID: sub.ID, ClaimedCreator: sub.Creator, Source: source, Data: data,
 			Fingerprint: res.Fingerprint, Verdict: v,
 		})
 		w.metrics.stage("case", time.Since(t))

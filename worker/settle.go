@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/aura-art/aura/review"
 )
 
 // Causes of dead letters, the "cause" label of aura_dead_letters_total.
@@ -75,7 +76,7 @@ func (w *Worker) settle(ctx context.Context, d delivery, res result) {
 			w.metrics.outcome(OutcomeRetry, "")
 			return
 		}
-		if terr := d.msg.TermWithReason(truncate(reason, maxTermReason)); terr != nil {
+		if terr := d.msg.TermWithReason(review.ClipText(reason, maxTermReason)); terr != nil {
 			// A redelivery publishes the same dead letter again (deduplicated) and terms.
 			log.Warn("term failed", zap.Error(terr))
 		}
@@ -109,12 +110,4 @@ func (w *Worker) backoff(delivered uint64) time.Duration {
 		return 0
 	}
 	return d + rand.N(d/5+1)
-}
-
-// truncate shortens s to at most n bytes.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n-3], "") + "..."
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aura-art/aura/review"
 	"github.com/aura-art/aura/worker"
 )
 
@@ -128,14 +129,7 @@ func printDeadLetters(std IO, list []worker.StoredDeadLetter, jsonOut bool) erro
 	tw := tabwriter.NewWriter(std.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTENANT\tSUBMISSION\tFAILED AT\tDELIVERIES\tREASON")
 	for _, d := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", d.Seq, d.Tenant, d.SubmissionID, d.FailedAt.Format(time.RFC3339), d.Deliveries, truncateText(d.Reason, 120))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", d.Seq, d.Tenant, d.SubmissionID, d.FailedAt.Format(time.RFC3339), d.Deliveries, review.ClipText(d.Reason, 120))
 	}
 	return tw.Flush()
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

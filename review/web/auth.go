@@ -252,7 +252,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	u, err := s.checkPassword(r.Context(), name, pw)
 	if err != nil {
 		if errors.Is(err, errWrongPassword) {
-			s.log.Info("login failed", zap.String("user", truncate(name, 64)), zap.String("remote_addr", r.RemoteAddr))
+			s.log.Info("login failed", zap.String("user", review.ClipText(name, 64)), zap.String("remote_addr", r.RemoteAddr))
 			b := s.base(r, nil, "Log in", "login")
 			b.Error = "Wrong name or password."
 			s.render(w, r, http.StatusUnauthorized, "login", &loginPage{base: b, Name: name, Next: next})
@@ -308,11 +308,4 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, s.sessionCookie("", -1))
 	http.Redirect(w, r, s.loginURL("", "out"), http.StatusSeeOther)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
