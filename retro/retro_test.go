@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -218,8 +219,8 @@ func TestRunnerFindsPastCopies(t *testing.T) {
 			t.Errorf("retro case %+v", c)
 		}
 	}
-	if fmt.Sprint(sorted(got)) != fmt.Sprint(wantCases) {
-		t.Fatalf("retro cases for %v, want %v", sorted(got), wantCases)
+	if !slices.Equal(slices.Sorted(slices.Values(got)), wantCases) {
+		t.Fatalf("retro cases for %v, want %v", got, wantCases)
 	}
 	if len(pub.sent) != 3 {
 		t.Fatalf("published %v, want one retroactive verdict per flagged upload", pub.sent)
@@ -227,18 +228,6 @@ func TestRunnerFindsPastCopies(t *testing.T) {
 	if x.Len() != 10 {
 		t.Fatalf("index holds %d records, want 10", x.Len())
 	}
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 // BenchmarkMatch10M matches one work's reference fingerprint against 10,000,000 uploads.

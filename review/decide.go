@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aura-art/aura/verdict"
@@ -130,7 +131,7 @@ func countsFrom(counters map[string]int64) *Counts {
 		c.ByState[s] = 0
 	}
 	for k, v := range counters {
-		name, arg, ok := cut(k)
+		name, arg, ok := strings.Cut(k, ":")
 		if !ok || v == 0 {
 			continue
 		}
@@ -148,15 +149,6 @@ func countsFrom(counters map[string]int64) *Counts {
 		}
 	}
 	return c
-}
-
-func cut(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return "", "", false
 }
 
 // Queue entries: both stores order a state's cases by a key of the creation time in
