@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/aura-art/aura/api"
 	"github.com/aura-art/aura/fetch"
@@ -28,14 +27,10 @@ func runAPI(ctx context.Context, std IO, args []string) error {
 	fetchTimeout := fs.Duration("fetch-timeout", 10*time.Second, "time limit of downloading a URL to check")
 	allowHosts := fs.String("fetch-allow-hosts", "", `comma-separated hosts URLs to check may name ("cdn.example.com", ".example.com"); empty: any public host`)
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long requests in flight may finish after a shutdown signal")
-	logLevel := zapcore.InfoLevel
-	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
+	logLevel := logLevelFlag(fs)
 	ro := registryFlags(fs)
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	cfg := api.DefaultConfig()
 	var err error
@@ -53,8 +48,7 @@ func runAPI(ctx context.Context, std IO, args []string) error {
 		return fmt.Errorf("%w: %v (set AURA_API_TOKENS or --api-tokens-file)", errUsage, err)
 	}
 
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
-		zapcore.Lock(zapcore.AddSync(std.Stderr)), logLevel))
+	log := jsonLogger(std, *logLevel)
 	defer func() { _ = log.Sync() }()
 	reg, err := ro.open(ctx, log)
 	if err != nil {

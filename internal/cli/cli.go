@@ -12,6 +12,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // IO is what a command reads from and writes to.
@@ -121,6 +123,24 @@ func EnvName(flagName string) string {
 
 // parse parses args, flags and positional arguments in any order ("--" ends the flags),
 // then sets every flag not given on the command line from its environment variable.
+// parseNoArgs is parse for commands that take flags only.
+func (fs *flagSet) parseNoArgs(args []string) error {
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	return nil
+}
+
+// logLevelFlag registers --log-level, default info.
+func logLevelFlag(fs *flagSet) *zapcore.Level {
+	l := zapcore.InfoLevel
+	fs.Var(&l, "log-level", "lowest level logged: debug, info, warn, error (default info)")
+	return &l
+}
+
 func (fs *flagSet) parse(args []string) error {
 	var positional []string
 	for rest := args; ; {

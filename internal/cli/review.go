@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/review"
@@ -54,22 +53,18 @@ func (o *reviewOptions) parts(cases review.Store, works index.Store, nc *nats.Co
 func runReview(ctx context.Context, std IO, args []string) error {
 	fs := newFlagSet(std, "review", "[--listen ADDR] [flags]")
 	listen := fs.String("listen", "127.0.0.1:8081", "address of the review page (put TLS in front of it)")
-	logLevel := zapcore.InfoLevel
-	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
+	logLevel := logLevelFlag(fs)
 	no := natsFlags(fs, defaultWorkerNATSURL)
 	so := storeFlags(fs)
 	rvo := reviewFlags(fs)
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	cc, err := no.config()
 	if err != nil {
 		return err
 	}
-	log := jsonLogger(std, logLevel)
+	log := jsonLogger(std, *logLevel)
 	defer func() { _ = log.Sync() }()
 	s, err := so.open(ctx, log)
 	if err != nil {

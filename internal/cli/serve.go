@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/aura-art/aura/api"
 	"github.com/aura-art/aura/review/web"
@@ -36,16 +35,12 @@ func runServe(ctx context.Context, std IO, args []string) error {
 	tokens := fs.String("api-tokens", "", `API tokens, "name=token,..." (default: one generated and kept in <data-dir>/api-token)`)
 	tokensFile := fs.String("api-tokens-file", "", "file of API tokens, one name=token a line")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of readable ones")
-	logLevel := zapcore.InfoLevel
-	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
+	logLevel := logLevelFlag(fs)
 	wo := workerFlags(fs)
 	ro := registryFlags(fs)
 	rvo := reviewFlags(fs)
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	rc, err := ro.config()
 	if err != nil {
@@ -91,9 +86,9 @@ func runServe(ctx context.Context, std IO, args []string) error {
 
 	var log *zap.Logger
 	if *logJSON {
-		log = jsonLogger(std, logLevel)
+		log = jsonLogger(std, *logLevel)
 	} else {
-		log = newLogger(std, logLevel)
+		log = newLogger(std, *logLevel)
 	}
 	defer func() { _ = log.Sync() }()
 

@@ -26,17 +26,13 @@ func init() {
 func runWorker(ctx context.Context, std IO, args []string) error {
 	fs := newFlagSet(std, "worker", "[flags]")
 	listen := fs.String("listen", "", `address of /metrics, /livez and /readyz ("127.0.0.1:9090"); empty: none`)
-	logLevel := zapcore.InfoLevel
-	fs.Var(&logLevel, "log-level", "lowest level logged: debug, info, warn, error (default info)")
+	logLevel := logLevelFlag(fs)
 	retroOn := fs.Bool("retro", true, "match newly registered works against past uploads (every worker that does keeps the upload log in memory, 56 bytes an upload)")
 	no := natsFlags(fs, defaultWorkerNATSURL)
 	wo := workerFlags(fs)
 	ro := registryFlags(fs)
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseNoArgs(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	cc, err := no.config()
 	if err != nil {
@@ -50,7 +46,7 @@ func runWorker(ctx context.Context, std IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := jsonLogger(std, logLevel)
+	log := jsonLogger(std, *logLevel)
 	defer func() { _ = log.Sync() }()
 
 	reg, err := ro.open(ctx, log)
