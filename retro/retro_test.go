@@ -138,6 +138,21 @@ func cropJPEG(t *testing.T, data []byte) []byte {
 	return out.Bytes()
 }
 
+// openStores opens an embedded store and the review store in it, closed with the test.
+func openStores(t *testing.T) (*index.BoltStore, *review.BoltStore) {
+	t.Helper()
+	bs, err := index.OpenBolt(filepath.Join(t.TempDir(), "aura.db"), index.BoltOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bs.Close() })
+	cases, err := review.NewBoltStore(bs.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs, cases
+}
+
 // TestRunnerFindsPastCopies logs uploads as the worker does, registers the work they copy
 // afterwards, and checks that the runner opens a retro case and publishes a retroactive
 // verdict for each copy by someone else, once, and none for the creator's own upload.
@@ -145,15 +160,7 @@ func TestRunnerFindsPastCopies(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bs, err := index.OpenBolt(filepath.Join(t.TempDir(), "aura.db"), index.BoltOptions{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.Close()
-	cases, err := review.NewBoltStore(bs.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bs, cases := openStores(t)
 	work := synth.JPEG(640, 480, 21, 92)
 	uploads := map[string]struct {
 		data    []byte
@@ -305,15 +312,7 @@ func TestRunnerRespectsDecisions(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bs, err := index.OpenBolt(filepath.Join(t.TempDir(), "aura.db"), index.BoltOptions{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.Close()
-	cases, err := review.NewBoltStore(bs.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bs, cases := openStores(t)
 	work := synth.JPEG(640, 480, 41, 92)
 	reg, err := index.NewRegistry(bs, index.NewMatcher(), index.DefaultRegistryConfig(), nil)
 	if err != nil {

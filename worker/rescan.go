@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -95,16 +94,8 @@ func (w *Worker) consumeRescans(ctx, workCtx context.Context, cons jetstream.Con
 		if !got {
 			<-sem
 		}
-		switch {
-		case err == nil || ctx.Err() != nil || errors.Is(err, nats.ErrTimeout):
-			limit.ok()
-		default:
-			limit.failed("rescan pull failed", err)
-			select {
-			case <-time.After(time.Second):
-			case <-ctx.Done():
-				return
-			}
+		if !pulled(ctx, &limit, "rescan pull failed", err) {
+			return
 		}
 	}
 }

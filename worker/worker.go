@@ -251,17 +251,26 @@ func (w *Worker) consume(ctx, workCtx context.Context, cons jetstream.Consumer, 
 		for range n - got {
 			<-sem
 		}
-		switch {
-		case err == nil || ctx.Err() != nil || errors.Is(err, nats.ErrTimeout):
-			limit.ok()
-		default:
-			limit.failed("pull failed", err)
-			select { // do not spin while NATS is away
-			case <-time.After(time.Second):
-			case <-ctx.Done():
-				return
-			}
+		if !pulled(ctx, &limit, "pull failed", err) {
+			return
 		}
+	}
+}
+
+// pulled settles a pull's error: a timeout or the end of ctx is fine; another failure is
+// logged (rate-limited) and waited out for a second, so a loop does not spin while NATS is
+// away. It reports false once ctx has ended during that wait.
+func pulled(ctx context.Context, limit *errLogLimiter, msg string, err error) bool {
+	if err == nil || ctx.Err() != nil || errors.Is(err, nats.ErrTimeout) {
+		limit.ok()
+		return true
+	}
+	limit.failed(msg, err)
+	select {
+	case <-time.After(time.Second):
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
