@@ -375,10 +375,12 @@ func (r *Registry) Check(ctx context.Context, data []byte, claimedCreator string
 	return res.Verdict, nil
 }
 
-// CheckResult is a check's verdict with the picture's Query fingerprint.
+// CheckResult is a check's verdict with the picture's Query fingerprint and the EXIF turn
+// that was applied to it.
 type CheckResult struct {
 	Verdict     verdict.Verdict
 	Fingerprint *hashing.Fingerprint
+	Orientation hashing.Orientation
 }
 
 // CheckImage is Check that also returns the picture's fingerprint, for callers that keep it
@@ -396,7 +398,7 @@ func (r *Registry) CheckImage(ctx context.Context, data []byte, claimedCreator s
 	if err != nil {
 		return nil, err
 	}
-	return &CheckResult{Verdict: v, Fingerprint: q}, nil
+	return &CheckResult{Verdict: v, Fingerprint: q, Orientation: img.Orientation}, nil
 }
 
 // CheckFingerprint is Check for a Query fingerprint computed elsewhere. It fails only when

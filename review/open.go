@@ -30,13 +30,16 @@ type Flagged struct {
 	// picture is not kept), then the case has no thumbnail.
 	Data        []byte
 	Fingerprint *hashing.Fingerprint
+	// Orientation is the EXIF turn of Data, given with Fingerprint by a caller that decoded
+	// the picture already (index.CheckResult), so it is not decoded again.
+	Orientation hashing.Orientation
 	Verdict     verdict.Verdict
 }
 
 // OpenUpload opens the case of a flagged picture, idempotently (see CaseID): a second call
-// for the same submission returns the first case. It decodes the picture again for its
-// fingerprint and thumbnail, which only flagged pictures pay for. A picture that cannot be
-// decoded still gets its case, without a thumbnail.
+// for the same submission returns the first case. Its thumbnail is made from Data; without a
+// Fingerprint the picture is decoded again for one, which only flagged pictures pay for. A
+// picture that cannot be decoded still gets its case, without a thumbnail.
 func (o *Opener) OpenUpload(ctx context.Context, u Flagged) (*Case, error) {
 	kind := u.Kind
 	if kind == "" {
@@ -55,18 +58,18 @@ func (o *Opener) OpenUpload(ctx context.Context, u Flagged) (*Case, error) {
 			c.Matches = append(c.Matches, m)
 		}
 	}
-	fp := u.Fingerprint
-	if u.Data != nil {
+	fp, orient := u.Fingerprint, u.Orientation
+	if u.Data != nil && fp == nil {
 		cfg := o.Hashing
 		if cfg == (hashing.Config{}) {
 			cfg = hashing.DefaultConfig()
 		}
 		if img, err := cfg.Decode(u.Data); err == nil {
-			if fp == nil {
-				fp = img.Fingerprint(hashing.Query)
-			}
-			c.Thumbnail, _ = index.Thumbnail(u.Data, img.Orientation)
+			fp, orient = img.Fingerprint(hashing.Query), img.Orientation
 		}
+	}
+	if u.Data != nil && fp != nil { // decodable: by the caller, or just now
+		c.Thumbnail, _ = index.Thumbnail(u.Data, orient)
 	}
 	if fp != nil {
 		b, err := fp.MarshalBinary()

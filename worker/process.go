@@ -114,7 +114,7 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 		}
 		_, err := w.cases.OpenUpload(ctx, review.Flagged{
 			Tenant: sub.Tenant, SubmissionID: sub.ID, ClaimedCreator: sub.Creator, Source: source, Data: data,
-			Fingerprint: res.Fingerprint, Verdict: v,
+			Fingerprint: res.Fingerprint, Orientation: res.Orientation, Verdict: v,
 		})
 		w.metrics.stage("case", time.Since(t))
 		timings["case"] = ms(time.Since(t))

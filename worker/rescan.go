@@ -173,7 +173,7 @@ func (w *Worker) rescanJob(ctx context.Context, m jetstream.Msg, run string) (*R
 		}
 		c, err := w.cases.OpenUpload(ctx, review.Flagged{
 			Kind: review.Rescan, Tenant: sub.Tenant, SubmissionID: sub.ID, ClaimedCreator: sub.Creator,
-			Source: source, Data: data, Fingerprint: cr.Fingerprint, Verdict: v,
+			Source: source, Data: data, Fingerprint: cr.Fingerprint, Orientation: cr.Orientation, Verdict: v,
 		})
 		if err != nil {
 			return res, fmt.Errorf("open case: %w", err)
