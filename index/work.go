@@ -45,7 +45,6 @@ const MaxThumbnailSize = 16 << 10
 
 // Limits of a work's text fields, in bytes.
 const (
-	maxIDLen      = 64
 	maxCreatorLen = 256
 	maxTextLen    = 2048
 )
@@ -59,8 +58,8 @@ func (w *Work) Validate() error {
 	if w == nil {
 		return bad("nil work")
 	}
-	if w.ID != "" && !validID(w.ID) {
-		return bad("id %q: want 1 to %d of [A-Za-z0-9_.-]", w.ID, maxIDLen)
+	if w.ID != "" && !ValidID(w.ID) {
+		return bad("id %q: want 1 to %d of [A-Za-z0-9_.-]", w.ID, MaxIDLen)
 	}
 	if w.CreatorID == "" {
 		return bad("creator_id is required")
@@ -117,9 +116,13 @@ func checkFingerprint(fp *hashing.Fingerprint) error {
 	return nil
 }
 
-// validID reports whether id is 1 to maxIDLen of [A-Za-z0-9_.-].
-func validID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
+// MaxIDLen is the longest id of a work, dispute, review case or moderator, in bytes.
+const MaxIDLen = 64
+
+// ValidID reports whether id is a valid id of a work, dispute, review case or moderator: 1 to
+// MaxIDLen of [A-Za-z0-9_.-].
+func ValidID(id string) bool {
+	if id == "" || len(id) > MaxIDLen {
 		return false
 	}
 	for i := range len(id) {
@@ -241,8 +244,8 @@ func (d *Dispute) validate() error {
 	switch {
 	case d == nil:
 		return bad("nil dispute")
-	case d.ID != "" && !validID(d.ID):
-		return bad("id %q: want 1 to %d of [A-Za-z0-9_.-]", d.ID, maxIDLen)
+	case d.ID != "" && !ValidID(d.ID):
+		return bad("id %q: want 1 to %d of [A-Za-z0-9_.-]", d.ID, MaxIDLen)
 	case d.WorkID == "" || d.ExistingWorkID == "":
 		return bad("work_id and existing_work_id are required")
 	case d.CreatorID == "" || d.ExistingCreatorID == "":

@@ -69,7 +69,6 @@ const (
 	// MaxFingerprintSize is the largest upload fingerprint (binary form) a case may carry.
 	MaxFingerprintSize = 4 << 10
 	maxTextLen         = 2048
-	maxIDLen           = 64
 )
 
 // Case is one picture a moderator must look at, with the registered works it matched.
@@ -154,8 +153,8 @@ func (c *Case) validate() error {
 	switch {
 	case c == nil:
 		return bad("nil case")
-	case !validID(c.ID):
-		return bad("id %q: want 1 to %d of [A-Za-z0-9_.-]", c.ID, maxIDLen)
+	case !index.ValidID(c.ID):
+		return bad("id %q: want 1 to %d of [A-Za-z0-9_.-]", c.ID, index.MaxIDLen)
 	case !c.Kind.Valid():
 		return bad("kind %q: want one of %v", c.Kind, Kinds)
 	case c.Kind != Dispute && !index.ValidTenant(c.Tenant):
@@ -178,7 +177,7 @@ func (c *Case) validate() error {
 		return bad("fingerprint of %d bytes: at most %d", len(c.Fingerprint), MaxFingerprintSize)
 	}
 	for i, m := range c.Matches {
-		if !validID(m.WorkID) {
+		if !index.ValidID(m.WorkID) {
 			return bad("match %d: work id %q", i, m.WorkID)
 		}
 	}
@@ -198,19 +197,6 @@ func validDecision(d Decision) error {
 		return fmt.Errorf("%w: decision: note is not UTF-8", ErrInvalid)
 	}
 	return nil
-}
-
-func validID(s string) bool {
-	if s == "" || len(s) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // ClipText makes s fit a case's text field (Source, a note, a log line): control characters

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/verdict"
 )
 
@@ -261,7 +262,7 @@ func (u *User) validate() error {
 	switch {
 	case u == nil:
 		return errors.Join(ErrInvalid, errors.New("user: nil"))
-	case !validID(u.Name):
+	case !index.ValidID(u.Name):
 		return errors.Join(ErrInvalid, errors.New("user: name: want 1 to 64 of [A-Za-z0-9_.-]"))
 	case !u.Role.Valid():
 		return errors.Join(ErrInvalid, errors.New("user: role: want moderator or admin"))
