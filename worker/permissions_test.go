@@ -134,6 +134,15 @@ func TestRolePermissions(t *testing.T) {
 	if _, err := cases.Decide(ctx, c.ID, 1, review.Decision{By: "mo", To: review.Confirmed}); err != nil {
 		t.Fatal(err)
 	}
+	// The consumer is created before the publisher starts: the publisher updates the
+	// decisions stream, and nats-server 2.15.2 races (under -race) when a stream's update and
+	// a consumer's creation on it are served at once.
+	decisions, err := shopJS.CreateOrUpdateConsumer(ctx, cfg.Streams.Decisions, jetstream.ConsumerConfig{
+		Durable: "decisions-shop", FilterSubject: review.DecisionSubject("shop"), AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		t.Fatalf("shop creates its decision consumer: %v", err)
+	}
 	pub, err := worker.NewDecisionPublisher(reviewNC, cases, cfg.Streams, 10*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -141,12 +150,6 @@ func TestRolePermissions(t *testing.T) {
 	pubCtx, pubStop := context.WithCancel(ctx)
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- pub.Run(pubCtx) }()
-	decisions, err := shopJS.CreateOrUpdateConsumer(ctx, cfg.Streams.Decisions, jetstream.ConsumerConfig{
-		Durable: "decisions-shop", FilterSubject: review.DecisionSubject("shop"), AckPolicy: jetstream.AckExplicitPolicy,
-	})
-	if err != nil {
-		t.Fatalf("shop creates its decision consumer: %v", err)
-	}
 	batch, err = decisions.Fetch(1, jetstream.FetchMaxWait(20*time.Second))
 	if err != nil {
 		t.Fatal(err)
