@@ -110,7 +110,7 @@ func (s *BoltStore) AppendUpload(ctx context.Context, r *UploadRecord) error {
 	if err != nil {
 		return s.fail("append upload", err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.batched(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketUploads)
 		if err != nil {
 			return err

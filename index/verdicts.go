@@ -149,8 +149,8 @@ func boltVerdictKey(tenant, id string) []byte { return []byte(tenant + "\x00" + 
 // and submission id. It returns the stored record and created: true when r was stored (a
 // copy with At filled in), false when an earlier verdict stands (that verdict is returned
 // and r is ignored). It is safe for concurrent use; of concurrent calls for one key exactly
-// one creates. An invalid record (see VerdictRecord's fields) wraps ErrInvalid. Writes are
-// serialised, each in its own transaction (fsynced unless BoltOptions.NoSync).
+// one creates. An invalid record (see VerdictRecord's fields) wraps ErrInvalid. Concurrent
+// writes share a commit (see BoltOptions.BatchDelay), fsynced unless BoltOptions.NoSync.
 func (s *BoltStore) PutVerdict(ctx context.Context, r *VerdictRecord) (*VerdictRecord, bool, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, false, s.fail("put verdict", err)
@@ -161,7 +161,8 @@ func (s *BoltStore) PutVerdict(ctx context.Context, r *VerdictRecord) (*VerdictR
 	}
 	key := boltVerdictKey(rec.Tenant, rec.SubmissionID)
 	var existing []byte
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.batched(func(tx *bolt.Tx) error {
+		existing = nil
 		b, err := tx.CreateBucketIfNotExists(bucketVerdicts)
 		if err != nil {
 			return err
