@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -128,7 +130,7 @@ type wireImage struct {
 	URL *string `json:"url"`
 	// Data is kept raw: base64 never needs JSON escapes but "\/", so it is decoded from the
 	// message's bytes without making a string of it first.
-	Data *json.RawMessage `json:"data"`
+	Data *jsontext.Value `json:"data"`
 }
 
 // messageSlack is what a submission may hold beyond its base64 image: the other fields.
@@ -157,14 +159,12 @@ func DecodeSubmission(data []byte, maxInline int64) (*Submission, error) {
 			len(data), limit, maxInline)
 	}
 	// One strict parse in the common case; a failed one is parsed again for a better reason
-	// when the schema version is unknown or missing.
+	// when the schema version is unknown or missing. The parse is encoding/json/v2's
+	// (go-json-experiment/json): it reads a 300 KB inline image in a tenth of the time of
+	// encoding/json, which scans it twice at about 100 MB/s. It is stricter too: member
+	// names match exactly and once, strings are valid UTF-8.
 	var w wireSubmission
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&w)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
+	err := jsonv2.Unmarshal(data, &w, jsonv2.RejectUnknownMembers(true))
 	if err != nil || w.SchemaVersion == nil || *w.SchemaVersion != SchemaVersion {
 		return nil, whyBad(data, err)
 	}
@@ -260,6 +260,17 @@ func whyBad(data []byte, err error) error {
 	}
 	if version != SchemaVersion {
 		return badf("unknown schema_version %d (this worker reads %d)", version, SchemaVersion)
+	}
+	// encoding/json's strict decoder words most failures better ("unknown field \"x\"");
+	// what only the stricter parse refuses (a repeated or differently cased member name,
+	// invalid UTF-8) keeps that parse's reason.
+	var w wireSubmission
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if derr := dec.Decode(&w); derr != nil {
+		err = derr
+	} else if dec.More() {
+		err = errors.New("more than one JSON value")
 	}
 	return badf("schema_version %d: %v", version, err)
 }
