@@ -16,8 +16,13 @@ type Config struct {
 	// ID names the worker in verdicts, dead letters and logs. Default "<hostname>-<pid>".
 	ID string
 	// Concurrency is how many submissions (and, separately, synchronous checks) one worker
-	// works on at once. Default runtime.GOMAXPROCS(0).
+	// fingerprints and matches at once. Default runtime.GOMAXPROCS(0).
 	Concurrency int
+	// InFlight is how many submissions one worker holds at once: Concurrency of them are
+	// fingerprinted and matched while the others are fetched, stored or published, so the
+	// cores do not idle while a submission waits on the network, an fsync or an ack. 0:
+	// 2 × Concurrency; otherwise at least Concurrency.
+	InFlight int
 	// Streams names and sizes the streams and the consumer. Default DefaultStreamsConfig().
 	Streams StreamsConfig
 	// SkipSetup leaves the streams and the consumer as they are: Run expects them to exist
@@ -87,6 +92,9 @@ func (c Config) Validate() error {
 	if c.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", c.Concurrency))
 	}
+	if c.InFlight != 0 && c.InFlight < c.Concurrency {
+		errs = append(errs, fmt.Errorf("in_flight must be 0 (2 × concurrency) or at least concurrency %d, got %d", c.Concurrency, c.InFlight))
+	}
 	if err := c.Streams.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -139,4 +147,12 @@ func (c Config) inProgressEvery() time.Duration {
 		return c.InProgressEvery
 	}
 	return max(c.Streams.firstAckWait()/3, 10*time.Millisecond)
+}
+
+// inFlight is InFlight with its default.
+func (c Config) inFlight() int {
+	if c.InFlight == 0 {
+		return 2 * c.Concurrency
+	}
+	return c.InFlight
 }

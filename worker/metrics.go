@@ -35,8 +35,9 @@ type Metrics struct {
 //
 //   - aura_submissions_total{outcome, verdict}: delivered submissions by outcome (ok, retry,
 //     dead_letter, handed_back) and verdict ("" when there is none);
-//   - aura_stage_duration_seconds{stage}: latency of the stages queue, fetch, check, case, store,
-//     publish, dead_letter and total (from receipt to ack);
+//   - aura_stage_duration_seconds{stage}: latency of the stages queue, fetch,
+//     wait_check (for one of the Concurrency slots), check, case, upload_log, store, publish,
+//     dead_letter and total (from receipt to ack);
 //   - aura_submissions_in_flight: submissions being worked on;
 //   - aura_redeliveries_total: deliveries of a submission after its first;
 //   - aura_dead_letters_total{cause}: dead letters published, by cause (permanent,

@@ -81,10 +81,11 @@ func (w *Worker) process(ctx context.Context, d delivery, start time.Time) (res 
 // decide fetches the submission's image if it is given by URL and checks it. queue is how
 // long the submission waited before start; the record's timings include it.
 //
-// A flagged verdict opens its review case; with logUpload (submissions, not synchronous
-// checks, which a marketplace may repeat as a submission) the upload's compact fingerprint
-// is appended to the upload log.
-func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duration, start time.Time, logUpload bool) (*index.VerdictRecord, error) {
+// A flagged verdict opens its review case. For a submission (asSubmission; not a
+// synchronous check, which has its own bound and which a marketplace may repeat as a
+// submission) the check waits for one of the worker's Concurrency slots, and the upload's
+// compact fingerprint is appended to the upload log.
+func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duration, start time.Time, asSubmission bool) (*index.VerdictRecord, error) {
 	data := sub.Image.Data
 	var fetchTime time.Duration
 	if sub.Image.URL != "" {
@@ -97,9 +98,7 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 			return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
 		}
 	}
-	t := time.Now()
-	res, err := w.checker.CheckImage(ctx, data, sub.Creator)
-	checkTime := time.Since(t)
+	res, checkTime, err := w.check(ctx, data, sub.Creator, asSubmission)
 	w.metrics.stage("check", checkTime)
 	if err != nil {
 		return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
@@ -122,7 +121,7 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 			return nil, fmt.Errorf("worker: submission %s: %w", sub.ID, err)
 		}
 	}
-	if w.uploads != nil && logUpload {
+	if w.uploads != nil && asSubmission {
 		if rec, ok := index.NewUploadRecord(sub.Tenant, sub.ID, sub.Creator, res.Fingerprint); ok {
 			t := time.Now()
 			err := w.uploads.AppendUpload(ctx, &rec)
@@ -136,6 +135,25 @@ func (w *Worker) decide(ctx context.Context, sub *Submission, queue time.Duratio
 	return &index.VerdictRecord{
 		Tenant: sub.Tenant, SubmissionID: sub.ID, Verdict: v, WorkerID: w.cfg.ID, TimingsMS: timings, At: time.Now(),
 	}, nil
+}
+
+// check checks data and reports how long the check took. With inSlot it first waits for
+// one of the worker's Concurrency slots (the "wait_check" stage, not part of the time
+// reported) and holds it during the check.
+func (w *Worker) check(ctx context.Context, data []byte, creator string, inSlot bool) (*index.CheckResult, time.Duration, error) {
+	if inSlot {
+		t := time.Now()
+		select {
+		case w.checking <- struct{}{}:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+		defer func() { <-w.checking }()
+		w.metrics.stage("wait_check", time.Since(t))
+	}
+	t := time.Now()
+	res, err := w.checker.CheckImage(ctx, data, creator)
+	return res, time.Since(t), err
 }
 
 // ms is d in milliseconds, rounded to the microsecond.

@@ -93,7 +93,8 @@ type Worker struct {
 
 	consuming atomic.Bool
 	running   atomic.Bool
-	live      atomic.Int64 // submissions in flight: rescans wait while they fill every slot
+	live      atomic.Int64  // submissions in flight: rescans wait while they fill every slot
+	checking  chan struct{} // a slot of Concurrency, held by a submission while it is checked
 }
 
 // New returns a worker that uses the connection nc, which the caller owns and closes after
@@ -124,6 +125,7 @@ func New(nc *nats.Conn, deps Deps, cfg Config, log *zap.Logger) (*Worker, error)
 	return &Worker{
 		cfg: cfg, nc: nc, js: js, checker: deps.Checker, store: deps.Store, fetcher: f,
 		metrics: deps.Metrics, cases: deps.Cases, uploads: deps.Uploads, log: log.Named("worker").With(zap.String("worker_id", cfg.ID)),
+		checking: make(chan struct{}, cfg.Concurrency),
 	}, nil
 }
 
@@ -173,7 +175,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.log.Info("consuming", zap.String("stream", sc.Submissions), zap.String("consumer", sc.Consumer),
-		zap.Int("concurrency", w.cfg.Concurrency))
+		zap.Int("concurrency", w.cfg.Concurrency), zap.Int("in_flight", w.cfg.inFlight()))
 	var rescans sync.WaitGroup
 	if w.cfg.RescanConcurrency > 0 {
 		rcons, err := w.js.Consumer(ctx, sc.Rescans, sc.RescanConsumer)
@@ -210,10 +212,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// consume pulls submissions while ctx lasts, at most Concurrency at once, and hands each to
+// consume pulls submissions while ctx lasts, at most InFlight at once, and hands each to
 // its own goroutine tracked by tr.
 func (w *Worker) consume(ctx, workCtx context.Context, cons jetstream.Consumer, tr *tracker) {
-	sem := make(chan struct{}, w.cfg.Concurrency)
+	inFlight := w.cfg.inFlight()
+	sem := make(chan struct{}, inFlight)
 	limit := errLogLimiter{log: w.log, every: 30 * time.Second}
 	for {
 		select {
@@ -223,7 +226,7 @@ func (w *Worker) consume(ctx, workCtx context.Context, cons jetstream.Consumer, 
 		}
 		n := 1
 	grab:
-		for n < w.cfg.Concurrency {
+		for n < inFlight {
 			select {
 			case sem <- struct{}{}:
 				n++

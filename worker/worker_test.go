@@ -15,7 +15,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
+	"github.com/aura-art/aura/hashing"
 	"github.com/aura-art/aura/index"
 	"github.com/aura-art/aura/internal/redistest"
 	"github.com/aura-art/aura/verdict"
@@ -628,4 +631,102 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value str
 		}
 	}
 	return sum
+}
+
+// gatedChecker blocks every check until release is closed and records how many run at
+// once; the creator "panic" panics at once.
+type gatedChecker struct {
+	release      chan struct{}
+	mu           sync.Mutex
+	active, peak int
+}
+
+func (g *gatedChecker) CheckImage(ctx context.Context, data []byte, creator string) (*index.CheckResult, error) {
+	if creator == "panic" {
+		panic("boom")
+	}
+	g.mu.Lock()
+	g.active++
+	g.peak = max(g.peak, g.active)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.active--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return &index.CheckResult{Verdict: verdict.Classify(creator, nil, hashing.DefaultThresholds)}, nil
+}
+
+func (g *gatedChecker) counts() (active, peak int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.active, g.peak
+}
+
+// TestInFlightBoundsChecks: a worker holds InFlight submissions at once but checks at most
+// Concurrency of them, and a check that panics gives its slot back.
+func TestInFlightBoundsChecks(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("w1")
+	cfg.Concurrency, cfg.InFlight = 2, 5
+	cfg.Streams.MaxDeliver = 3
+	e := setup(t, cfg)
+	g := &gatedChecker{release: make(chan struct{})}
+	w, err := worker.New(e.nc, worker.Deps{Checker: g, Store: e.store}, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	waitFor(t, 10*time.Second, "worker consuming", w.Consuming)
+	cons, err := e.js.Consumer(ctxT(t), cfg.Streams.Submissions, cfg.Streams.Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func() int {
+		info, err := cons.Info(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.NumAckPending
+	}
+	watch := e.watch("acme")
+	for i := range 8 {
+		e.submit("acme", fmt.Sprintf("s%d", i), "alice", photo(uint64(100+i)))
+	}
+	waitFor(t, 10*time.Second, "five submissions held, two checked", func() bool {
+		active, _ := g.counts()
+		return active == 2 && held() == 5
+	})
+	time.Sleep(200 * time.Millisecond) // room for a third check to start, if one could
+	if active, peak := g.counts(); active != 2 || peak != 2 {
+		t.Errorf("%d checks running (peak %d) with 5 submissions held, want 2 (the concurrency)", active, peak)
+	}
+	close(g.release)
+	for range 8 {
+		next(t, watch, 10*time.Second)
+	}
+
+	// Three panicking deliveries would hold every slot if a panic kept its slot.
+	e.submit("acme", "p", "panic", photo(200))
+	e.deadLetters(1, 10*time.Second)
+	e.submit("acme", "after", "alice", photo(201))
+	if v := next(t, watch, 10*time.Second); v.SubmissionID != "after" {
+		t.Errorf("verdict of %s, want after", v.SubmissionID)
+	}
+	if _, peak := g.counts(); peak > 2 {
+		t.Errorf("peak of %d checks at once, want at most 2", peak)
+	}
 }

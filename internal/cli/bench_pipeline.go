@@ -39,6 +39,10 @@ type pipelineReport struct {
 	Workers    int `json:"workers"`
 	// Concurrency is each worker's.
 	Concurrency int `json:"concurrency"`
+	// InFlight is each worker's (0: twice Concurrency).
+	InFlight int `json:"in_flight"`
+	// Window is how many submissions the throughput measurement kept in flight.
+	Window int `json:"window"`
 	// ByURL reports that submissions carried URLs rather than inline images.
 	ByURL bool `json:"by_url"`
 	// SyncAlways reports whether JetStream and the store fsync every write.
@@ -93,6 +97,9 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	d := fs.Duration("duration", 10*time.Second, "how long each measurement runs")
 	workers := fs.Int("workers", 1, "workers sharing the consumer (each with its own NATS connection)")
 	concurrency := fs.Int("concurrency", runtime.GOMAXPROCS(0), "concurrency of each worker")
+	inFlight := fs.Int("in-flight", 0, "submissions each worker holds at once (0: twice --concurrency)")
+	window := fs.Int("window", 0, "submissions kept in flight by the throughput measurement (0: 4 × workers × in flight)")
+	batchDelay := fs.Duration("store-batch-delay", index.DefaultBoltOptions().BatchDelay, "how long a store write waits to share its commit (negative: each write commits alone)")
 	nworks := fs.Int("works", 1000, "synthetic works registered before measuring")
 	nimages := fs.Int("images", 16, "distinct 1 MP JPEGs submitted in turn")
 	jsonOut := fs.Bool("json", false, "print JSON instead of a Markdown table")
@@ -125,7 +132,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	rep := &pipelineReport{
 		GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0), JPEG: hashing.JPEGDecoder(h),
 		Image: "1 MP JPEG (1155×866, quality 90)", ImageBytes: size / len(images),
-		Works: *nworks, Workers: *workers, Concurrency: *concurrency, SyncAlways: *syncAlways, ByURL: *byURL,
+		Works: *nworks, Workers: *workers, Concurrency: *concurrency, InFlight: *inFlight, SyncAlways: *syncAlways, ByURL: *byURL,
 	}
 	log := newLogger(std, zapcore.ErrorLevel)
 
@@ -179,7 +186,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		return err
 	}
 	defer emb.Shutdown()
-	store, err := index.OpenBolt(filepath.Join(dir, "aura.db"), index.BoltOptions{NoSync: !*syncAlways})
+	store, err := index.OpenBolt(filepath.Join(dir, "aura.db"), index.BoltOptions{NoSync: !*syncAlways, BatchDelay: *batchDelay})
 	if err != nil {
 		return err
 	}
@@ -211,7 +218,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	cc := worker.DefaultConnConfig()
 	cc.URL = emb.ClientURL()
 	wcfg := worker.DefaultConfig()
-	wcfg.Concurrency = *concurrency
+	wcfg.Concurrency, wcfg.InFlight = *concurrency, *inFlight
 	wcfg.Streams.VerdictDuplicates = *verdictDedupe
 	var urls []string
 	if *byURL {
@@ -291,11 +298,18 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	// Throughput: a window of submissions in flight keeps every worker busy.
-	window := 2 * *workers * *concurrency
-	if err := r.saturate(ctx, time.Second, window); err != nil { // warm up
+	if *window <= 0 {
+		held := wcfg.InFlight
+		if held == 0 {
+			held = 2 * wcfg.Concurrency
+		}
+		*window = 4 * *workers * held
+	}
+	rep.Window = *window
+	if err := r.saturate(ctx, time.Second, *window); err != nil { // warm up
 		return err
 	}
-	if err := r.saturate(ctx, *d, window); err != nil {
+	if err := r.saturate(ctx, *d, *window); err != nil {
 		return err
 	}
 	rep.PipelinePerS = r.rate
@@ -510,7 +524,7 @@ func (r *pipelineRun) openLoop(ctx context.Context, d time.Duration, rate float6
 }
 
 func (rep *pipelineReport) writeMarkdown(w io.Writer) error {
-	_, err := fmt.Fprintf(w, `%s, %d CPUs, JPEG decoder: %s; %s, %d bytes on average; %d registered works; %d worker(s) × concurrency %d; fsync on every write: %v; images by URL: %v.
+	_, err := fmt.Fprintf(w, `%s, %d CPUs, JPEG decoder: %s; %s, %d bytes on average; %d registered works; %d worker(s) × concurrency %d, in flight %d (0: twice the concurrency); throughput measured with %d submissions in flight; fsync on every write: %v; images by URL: %v.
 
 | measure | value |
 | --- | --- |
@@ -520,7 +534,7 @@ func (rep *pipelineReport) writeMarkdown(w io.Writer) error {
 | latency at %.1f submissions/s (half the pipeline's) | p50 %.1f ms, p99 %.1f ms (%.1f× single), max %.1f ms |
 | verdicts per worker | %v |
 | duplicate verdicts | %d |
-%s`, rep.GoVersion, rep.CPUs, rep.JPEG, rep.Image, rep.ImageBytes, rep.Works, rep.Workers, rep.Concurrency, rep.SyncAlways, rep.ByURL,
+%s`, rep.GoVersion, rep.CPUs, rep.JPEG, rep.Image, rep.ImageBytes, rep.Works, rep.Workers, rep.Concurrency, rep.InFlight, rep.Window, rep.SyncAlways, rep.ByURL,
 		rep.SingleMS, rep.RawPerS, rep.PipelinePerS, 100*rep.Ratio, rep.LoadPerS, rep.P50MS, rep.P99MS, rep.P99OverSingle, rep.MaxMS,
 		rep.PerWorker, rep.Duplicates, rep.soakMarkdown())
 	return err

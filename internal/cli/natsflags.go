@@ -72,7 +72,8 @@ func workerFlags(fs *flagSet) *workerOptions {
 	o := &workerOptions{cfg: worker.DefaultConfig()}
 	c := &o.cfg
 	fs.StringVar(&c.ID, "worker-id", c.ID, "worker id in verdicts, dead letters and logs")
-	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "submissions (and, apart, synchronous checks) worked on at once; the default is the number of CPUs")
+	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "submissions (and, apart, synchronous checks) fingerprinted and matched at once; the default is the number of CPUs")
+	fs.IntVar(&c.InFlight, "in-flight", c.InFlight, "submissions held at once, the others fetched, stored or published while --concurrency are checked; 0: twice --concurrency")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long work in flight may finish after a shutdown signal before it is handed back")
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", c.PublishTimeout, "time limit of the server's ack of a published verdict")
 	fs.Int64Var(&c.MaxInlineBytes, "max-inline-bytes", c.MaxInlineBytes, "largest inline image (image.data) accepted, in bytes")
