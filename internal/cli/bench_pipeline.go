@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -43,6 +44,11 @@ type pipelineReport struct {
 	InFlight int `json:"in_flight"`
 	// Window is how many submissions the throughput measurement kept in flight.
 	Window int `json:"window"`
+	// Store is the store's type: *index.BoltStore or *index.RedisStore.
+	Store string `json:"store"`
+	// Stages are the verdicts' own timings at half load: "queue" (publication to the
+	// worker's start), "check" and "total" (the worker's start to its verdict's publication).
+	Stages []stageLatency `json:"stages_at_half_load"`
 	// ByURL reports that submissions carried URLs rather than inline images.
 	ByURL bool `json:"by_url"`
 	// SyncAlways reports whether JetStream and the store fsync every write.
@@ -76,20 +82,29 @@ type pipelineReport struct {
 	// SoakAnonChange the same of anonymous memory alone.
 	SoakRSSChange  float64 `json:"soak_rss_change,omitempty"`
 	SoakAnonChange float64 `json:"soak_anon_change,omitempty"`
+	// SoakRSSSpread is the largest deviation of a window's mean RSS from the first window's
+	// after warm-up, as a fraction: the load test's "flat within ±x".
+	SoakRSSSpread float64 `json:"soak_rss_spread,omitempty"`
 }
 
 // soakSample is one window of the load test.
 type soakSample struct {
-	AtS   float64 `json:"at_s"`
-	RSSMB float64 `json:"rss_mb"`
-	// AnonMB and FileMB split RSS into anonymous memory and mapped files (the embedded
-	// store's mmap grows with the data it holds).
-	AnonMB   float64 `json:"rss_anon_mb"`
-	FileMB   float64 `json:"rss_file_mb"`
-	HeapMB   float64 `json:"heap_mb"`
-	Verdicts int     `json:"verdicts"`
-	P50MS    float64 `json:"p50_ms"`
-	P99MS    float64 `json:"p99_ms"`
+	AtS float64 `json:"at_s"`
+	// RSSMB is the window's mean RSS, read every second; RSSMaxMB its largest reading. A
+	// reading alone swings with each garbage collection.
+	RSSMB    float64 `json:"rss_mb"`
+	RSSMaxMB float64 `json:"rss_max_mb"`
+	// AnonMB and FileMB split the mean RSS into anonymous memory and mapped files (the
+	// embedded store's mmap grows with the data it holds).
+	AnonMB float64 `json:"rss_anon_mb"`
+	FileMB float64 `json:"rss_file_mb"`
+	HeapMB float64 `json:"heap_mb"`
+	// LiveMB is the Go heap in use right after a collection: what the process holds on to.
+	LiveMB     float64 `json:"live_heap_mb"`
+	Goroutines int     `json:"goroutines"`
+	Verdicts   int     `json:"verdicts"`
+	P50MS      float64 `json:"p50_ms"`
+	P99MS      float64 `json:"p99_ms"`
 }
 
 func runBenchPipeline(ctx context.Context, std IO, args []string) error {
@@ -99,6 +114,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	concurrency := fs.Int("concurrency", runtime.GOMAXPROCS(0), "concurrency of each worker")
 	inFlight := fs.Int("in-flight", 0, "submissions each worker holds at once (0: twice --concurrency)")
 	window := fs.Int("window", 0, "submissions kept in flight by the throughput measurement (0: 4 × workers × in flight)")
+	redisURL := fs.String("redis-url", "", "keep the registry, verdicts, cases and upload log in this Redis (under a key prefix of its own, deleted at the end) instead of the embedded store")
 	batchDelay := fs.Duration("store-batch-delay", index.DefaultBoltOptions().BatchDelay, "how long a store write waits to share its commit (negative: each write commits alone)")
 	nworks := fs.Int("works", 1000, "synthetic works registered before measuring")
 	nimages := fs.Int("images", 16, "distinct 1 MP JPEGs submitted in turn")
@@ -110,6 +126,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	soakLoad := fs.Float64("soak-load", 0.8, "the load test's rate, as a share of the measured pipeline throughput")
 	soakRate := fs.Float64("soak-rate", 0, "the load test's rate in submissions/s (overrides --soak-load)")
 	soakWindow := fs.Duration("soak-window", 30*time.Second, "the load test's sampling window")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the load test to this file")
 	soakSVG := fs.String("soak-svg", "", "write the load test's RSS and p99 over time to this SVG file")
 	verdictDedupe := fs.Duration("verdict-dedupe-window", worker.DefaultStreamsConfig().VerdictDuplicates, "the VERDICTS stream's duplicate window: the server holds every verdict's message id this long")
 	hc := hashingFlags(fs)
@@ -186,15 +203,16 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		return err
 	}
 	defer emb.Shutdown()
-	store, err := index.OpenBolt(filepath.Join(dir, "aura.db"), index.BoltOptions{NoSync: !*syncAlways, BatchDelay: *batchDelay})
+	store, err := openBenchStore(ctx, *redisURL, filepath.Join(dir, "aura.db"), index.BoltOptions{NoSync: !*syncAlways, BatchDelay: *batchDelay})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	rep.Store = fmt.Sprintf("%T", store.Store)
 	m := index.NewMatcher()
 	rcfg := index.DefaultRegistryConfig()
 	rcfg.Hashing = h
-	reg, err := index.NewRegistry(store, m, rcfg, log)
+	reg, err := index.NewRegistry(store.Store, m, rcfg, log)
 	if err != nil {
 		return err
 	}
@@ -208,7 +226,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	defer cancel()
-	bg.Go(func() { _ = m.Run(bctx, store, log) })
+	bg.Go(func() { _ = m.Run(bctx, store.Store, log) })
 	<-m.Ready()
 	for i := range *nworks {
 		if _, err := reg.Register(ctx, synth.JPEG(160, 120, uint64(1_000_000+i), 85), index.WorkMeta{CreatorID: fmt.Sprintf("c%d", i%50)}); err != nil {
@@ -242,7 +260,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		}
 		wcfg.Fetch.AllowLoopback = true
 	}
-	cases, err := review.NewBoltStore(store.DB())
+	cases, err := openCases(store.Store)
 	if err != nil {
 		return err
 	}
@@ -325,6 +343,14 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	slices.Sort(lat)
 	q := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	rep.P50MS, rep.P99MS, rep.MaxMS = q(0.50), q(0.99), lat[len(lat)-1]
+	r.mu.Lock()
+	for _, k := range []string{"queue", "check", "total"} {
+		if v := r.stages[k]; len(v) > 0 {
+			slices.Sort(v)
+			rep.Stages = append(rep.Stages, stageLatency{Stage: k, P50MS: v[len(v)/2], P99MS: v[min(len(v)-1, len(v)*99/100)]})
+		}
+	}
+	r.mu.Unlock()
 	rep.P99OverSingle = rep.P99MS / rep.SingleMS
 	rep.Duplicates += r.duplicates
 	if *soak > 0 {
@@ -337,9 +363,23 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 			return err
 		}
 		rep.Duplicates += r.duplicates
+		if *memProfile != "" {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				return err
+			}
+			runtime.GC()
+			err = errors.Join(pprof.WriteHeapProfile(f), f.Close())
+			if err != nil {
+				return err
+			}
+		}
 		if n := len(rep.Soak); n >= 3 {
 			rep.SoakRSSChange = rep.Soak[n-1].RSSMB/rep.Soak[1].RSSMB - 1 // the first window is warm-up
 			rep.SoakAnonChange = rep.Soak[n-1].AnonMB/rep.Soak[1].AnonMB - 1
+			for _, w := range rep.Soak[1:] {
+				rep.SoakRSSSpread = max(rep.SoakRSSSpread, math.Abs(w.RSSMB/rep.Soak[1].RSSMB-1))
+			}
 		}
 		if *soakSVG != "" {
 			if err := os.WriteFile(*soakSVG, soakPlot(rep), 0o644); err != nil {
@@ -373,9 +413,10 @@ type pipelineRun struct {
 	perWorker  map[string]int
 	duplicates int
 
-	done chan struct{}
-	wg   sync.WaitGroup
-	lat  []float64 // ms, of verdicts received since the last reset
+	done   chan struct{}
+	wg     sync.WaitGroup
+	lat    []float64            // ms, of verdicts received since the last reset
+	stages map[string][]float64 // ms, the same verdicts' own timings by stage
 }
 
 const benchTenant = "bench"
@@ -386,7 +427,7 @@ func (r *pipelineRun) start(ctx context.Context) error {
 		return err
 	}
 	r.watch, r.done = w, make(chan struct{})
-	r.sent, r.waiters, r.seen, r.perWorker = map[string]time.Time{}, map[string]chan struct{}{}, map[string]bool{}, map[string]int{}
+	r.sent, r.waiters, r.seen, r.perWorker, r.stages = map[string]time.Time{}, map[string]chan struct{}{}, map[string]bool{}, map[string]int{}, map[string][]float64{}
 	r.wg.Go(func() {
 		for {
 			v, err := w.Next(ctx)
@@ -402,6 +443,9 @@ func (r *pipelineRun) start(ctx context.Context) error {
 			r.perWorker[v.WorkerID]++
 			if t, ok := r.sent[v.SubmissionID]; ok {
 				r.lat = append(r.lat, float64(now.Sub(t).Microseconds())/1000)
+				for k, ms := range v.TimingsMS {
+					r.stages[k] = append(r.stages[k], ms)
+				}
 				delete(r.sent, v.SubmissionID)
 			}
 			if ch, ok := r.waiters[v.SubmissionID]; ok {
@@ -484,7 +528,7 @@ func (r *pipelineRun) openLoop(ctx context.Context, d time.Duration, rate float6
 		return nil, errors.New("bench: no throughput to take half of")
 	}
 	r.mu.Lock()
-	r.lat, r.duplicates = r.lat[:0], 0
+	r.lat, r.duplicates, r.stages = r.lat[:0], 0, map[string][]float64{}
 	r.mu.Unlock()
 	interval := time.Duration(float64(time.Second) / rate)
 	var chans []<-chan struct{}
@@ -524,7 +568,7 @@ func (r *pipelineRun) openLoop(ctx context.Context, d time.Duration, rate float6
 }
 
 func (rep *pipelineReport) writeMarkdown(w io.Writer) error {
-	_, err := fmt.Fprintf(w, `%s, %d CPUs, JPEG decoder: %s; %s, %d bytes on average; %d registered works; %d worker(s) × concurrency %d, in flight %d (0: twice the concurrency); throughput measured with %d submissions in flight; fsync on every write: %v; images by URL: %v.
+	_, err := fmt.Fprintf(w, `%s, %d CPUs, JPEG decoder: %s; %s, %d bytes on average; %d registered works; %d worker(s) × concurrency %d, in flight %d (0: twice the concurrency); throughput measured with %d submissions in flight; store %s; fsync on every write: %v; images by URL: %v.
 
 | measure | value |
 | --- | --- |
@@ -532,11 +576,12 @@ func (rep *pipelineReport) writeMarkdown(w io.Writer) error {
 | raw decode+fingerprint, all CPUs | %.1f images/s |
 | pipeline, publish → verdict received | %.1f submissions/s (%.0f%% of raw) |
 | latency at %.1f submissions/s (half the pipeline's) | p50 %.1f ms, p99 %.1f ms (%.1f× single), max %.1f ms |
+| the verdicts' own timings at half load | %s |
 | verdicts per worker | %v |
 | duplicate verdicts | %d |
-%s`, rep.GoVersion, rep.CPUs, rep.JPEG, rep.Image, rep.ImageBytes, rep.Works, rep.Workers, rep.Concurrency, rep.InFlight, rep.Window, rep.SyncAlways, rep.ByURL,
+%s`, rep.GoVersion, rep.CPUs, rep.JPEG, rep.Image, rep.ImageBytes, rep.Works, rep.Workers, rep.Concurrency, rep.InFlight, rep.Window, rep.Store, rep.SyncAlways, rep.ByURL,
 		rep.SingleMS, rep.RawPerS, rep.PipelinePerS, 100*rep.Ratio, rep.LoadPerS, rep.P50MS, rep.P99MS, rep.P99OverSingle, rep.MaxMS,
-		rep.PerWorker, rep.Duplicates, rep.soakMarkdown())
+		rep.stagesMarkdown(), rep.PerWorker, rep.Duplicates, rep.soakMarkdown())
 	return err
 }
 
@@ -544,7 +589,7 @@ func (rep *pipelineReport) writeMarkdown(w io.Writer) error {
 // process's RSS and Go heap and the latencies of the verdicts received in the window.
 func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate float64, progress io.Writer) ([]soakSample, error) {
 	r.mu.Lock()
-	r.lat, r.duplicates = r.lat[:0], 0
+	r.lat, r.duplicates, r.stages = r.lat[:0], 0, map[string][]float64{}
 	r.mu.Unlock()
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
@@ -552,6 +597,29 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 	var samples []soakSample
 	var errs atomic.Value
 	var wg sync.WaitGroup
+	var memMu sync.Mutex
+	var mem [][]float64 // readings of VmRSS, RssAnon, RssFile since the last sample
+	readMem := func() {
+		m := procStatus("VmRSS:", "RssAnon:", "RssFile:")
+		memMu.Lock()
+		mem = append(mem, m)
+		memMu.Unlock()
+	}
+	memCtx, stopMem := context.WithCancel(ctx)
+	var memWG sync.WaitGroup
+	memWG.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				readMem()
+			case <-memCtx.Done():
+				return
+			}
+		}
+	})
+	defer func() { stopMem(); memWG.Wait() }()
 	sample := func(now time.Time) {
 		r.mu.Lock()
 		lat := slices.Clone(r.lat)
@@ -564,14 +632,28 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 			}
 			return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 		}
-		var ms runtime.MemStats
+		var ms, live runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		mem := procStatus("VmRSS:", "RssAnon:", "RssFile:")
-		s := soakSample{AtS: now.Sub(start).Seconds(), RSSMB: mem[0], AnonMB: mem[1], FileMB: mem[2], HeapMB: float64(ms.HeapInuse) / (1 << 20),
-			Verdicts: len(lat), P50MS: q(0.5), P99MS: q(0.99)}
+		runtime.GC()
+		runtime.ReadMemStats(&live)
+		readMem()
+		memMu.Lock()
+		readings := mem
+		mem = nil
+		memMu.Unlock()
+		var mean [3]float64
+		var rssMax float64
+		for _, m := range readings {
+			for i := range mean {
+				mean[i] += m[i] / float64(len(readings))
+			}
+			rssMax = max(rssMax, m[0])
+		}
+		s := soakSample{AtS: now.Sub(start).Seconds(), RSSMB: mean[0], RSSMaxMB: rssMax, AnonMB: mean[1], FileMB: mean[2], HeapMB: float64(ms.HeapInuse) / (1 << 20),
+			LiveMB: float64(live.HeapInuse) / (1 << 20), Goroutines: runtime.NumGoroutine(), Verdicts: len(lat), P50MS: q(0.5), P99MS: q(0.99)}
 		samples = append(samples, s)
-		fmt.Fprintf(progress, "bench: %5.0fs  rss %6.1f MB (anon %6.1f, files %6.1f)  heap %6.1f MB  %5d verdicts  p50 %6.1f ms  p99 %6.1f ms\n",
-			s.AtS, s.RSSMB, s.AnonMB, s.FileMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
+		fmt.Fprintf(progress, "bench: %5.0fs  rss mean %6.1f MB, max %6.1f (anon %6.1f, files %6.1f)  heap %6.1f MB, live %6.1f  %5d goroutines  %5d verdicts  p50 %6.1f ms  p99 %6.1f ms\n",
+			s.AtS, s.RSSMB, s.RSSMaxMB, s.AnonMB, s.FileMB, s.HeapMB, s.LiveMB, s.Goroutines, s.Verdicts, s.P50MS, s.P99MS)
 	}
 	for i := 0; ctx.Err() == nil; i++ {
 		at := start.Add(time.Duration(i) * interval)
@@ -592,7 +674,9 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 		})
 	}
 	wg.Wait()
-	sample(time.Now())
+	if now := time.Now(); len(samples) == 0 || now.Sub(start).Seconds()-samples[len(samples)-1].AtS > window.Seconds()/2 {
+		sample(now) // the last window, unless it is a sliver
+	}
 	if err, _ := errs.Load().(error); err != nil {
 		return samples, err
 	}
@@ -636,9 +720,9 @@ func (rep *pipelineReport) soakMarkdown() string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nLoad test at %.1f submissions/s: RSS change after warm-up %+.1f%% (anonymous memory %+.1f%%).\n\n| at | RSS MB | anonymous MB | mapped files MB | Go heap MB | verdicts | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n", rep.SoakPerS, 100*rep.SoakRSSChange, 100*rep.SoakAnonChange)
+	fmt.Fprintf(&b, "\nLoad test at %.1f submissions/s: mean RSS of the last window against the first after warm-up %+.1f%% (anonymous memory %+.1f%%); every window's mean within ±%.1f%% of the first after warm-up.\n\n| at | RSS mean MB | RSS max MB | anonymous MB | mapped files MB | Go heap MB | live heap MB | verdicts | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n", rep.SoakPerS, 100*rep.SoakRSSChange, 100*rep.SoakAnonChange, 100*rep.SoakRSSSpread)
 	for _, s := range rep.Soak {
-		fmt.Fprintf(&b, "| %.0f s | %.1f | %.1f | %.1f | %.1f | %d | %.1f | %.1f |\n", s.AtS, s.RSSMB, s.AnonMB, s.FileMB, s.HeapMB, s.Verdicts, s.P50MS, s.P99MS)
+		fmt.Fprintf(&b, "| %.0f s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.1f | %.1f |\n", s.AtS, s.RSSMB, s.RSSMaxMB, s.AnonMB, s.FileMB, s.HeapMB, s.LiveMB, s.Verdicts, s.P50MS, s.P99MS)
 	}
 	return b.String()
 }
@@ -671,4 +755,60 @@ func soakPlot(rep *pipelineReport) []byte {
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">0</text><text x="%.0f" y="%.0f" text-anchor="end">%.0f s</text>`+"\n", pad, h-pad+15, w-pad, h-pad+15, maxT)
 	b.WriteString("</svg>\n")
 	return []byte(b.String())
+}
+
+// benchStore is the pipeline benchmark's store: the registry, the verdicts and the upload
+// log, and a Close that also removes what a Redis store wrote.
+type benchStore struct {
+	index.Store
+	worker.VerdictStore
+	index.UploadLog
+	close func() error
+}
+
+func (s benchStore) Close() error { return s.close() }
+
+// openBenchStore opens the embedded store at path, or, with a Redis URL, a Redis store
+// under a key prefix of its own whose keys Close deletes.
+func openBenchStore(ctx context.Context, redisURL, path string, bo index.BoltOptions) (benchStore, error) {
+	if redisURL == "" {
+		s, err := index.OpenBolt(path, bo)
+		if err != nil {
+			return benchStore{}, err
+		}
+		return benchStore{s, s, s, s.Close}, nil
+	}
+	prefix := fmt.Sprintf("aura-bench-%d-%d", os.Getpid(), time.Now().UnixNano())
+	s, err := index.OpenRedis(ctx, index.RedisOptions{URL: redisURL, Prefix: prefix})
+	if err != nil {
+		return benchStore{}, err
+	}
+	return benchStore{s, s, s, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var err error
+		it := s.Client().Scan(ctx, 0, "{"+prefix+":*", 1000).Iterator()
+		for it.Next(ctx) && err == nil {
+			err = s.Client().Unlink(ctx, it.Val()).Err()
+		}
+		return errors.Join(err, it.Err(), s.Close())
+	}}, nil
+}
+
+// stageLatency is one stage's latency over the verdicts of the half-load run.
+type stageLatency struct {
+	Stage string  `json:"stage"`
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+}
+
+func (rep *pipelineReport) stagesMarkdown() string {
+	var b strings.Builder
+	for i, s := range rep.Stages {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s p50 %.1f ms, p99 %.1f ms", s.Stage, s.P50MS, s.P99MS)
+	}
+	return b.String()
 }
