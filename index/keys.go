@@ -16,6 +16,7 @@ package index
 //	{aura:reg}:dispute:<id>       string: Dispute JSON
 //	{aura:reg}:disputes           zset: dispute ids scored by their record sequence
 //	{aura:reg}:dispute_seq        string: the last dispute sequence (INCR)
+//	{aura:reg}:cursor:<name>      string: a follower's position in the change feed (Cursors)
 type keyspace struct {
 	base string // "{<prefix>:reg}:"
 }

@@ -355,3 +355,78 @@ func TestRunnerRespectsDecisions(t *testing.T) {
 		t.Fatalf("hits %d, flagged %d, retro cases %+v; want 3 hits and one case, for the new upload", res.Hits, res.Flagged, page)
 	}
 }
+
+// TestRunnerResumesFromItsPosition: a work registered while no runner ran is matched
+// against past uploads when a runner with a kept position starts again, even though the
+// registry it starts with already holds the work; a runner without one misses it.
+func TestRunnerResumesFromItsPosition(t *testing.T) {
+	t.Parallel()
+	for _, kept := range []bool{true, false} {
+		t.Run(fmt.Sprintf("position kept %v", kept), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			bs, cases := openStores(t)
+			work := synth.JPEG(640, 480, 31, 92)
+			rec, ok := index.NewUploadRecord("shop", "copy", "mallory", fingerprint(t, synth.JPEG(640, 480, 31, 70), hashing.Query))
+			if !ok {
+				t.Fatal("no upload record")
+			}
+			if err := bs.AppendUpload(ctx, &rec); err != nil {
+				t.Fatal(err)
+			}
+			newRunner := func() *retro.Runner {
+				r := &retro.Runner{Works: bs, Uploads: bs, Index: &retro.Index{}, Cases: &review.Opener{Store: cases}}
+				if kept {
+					r.Position = bs
+				}
+				return r
+			}
+			run := func(after uint64, wait func()) {
+				runCtx, stop := context.WithCancel(ctx)
+				done := make(chan error, 1)
+				go func() { done <- newRunner().Run(runCtx, after) }()
+				wait()
+				stop()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			retroCases := func() int {
+				page, _, err := cases.ListCases(ctx, review.Filter{Kind: review.Retro})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(page)
+			}
+			// A first run keeps its position, then stops.
+			run(0, func() { time.Sleep(300 * time.Millisecond) })
+			// The work is registered while no runner runs.
+			reg, err := index.NewRegistry(bs, index.NewMatcher(), index.DefaultRegistryConfig(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := reg.Register(ctx, work, index.WorkMeta{CreatorID: "alice", Title: "Field"}); err != nil {
+				t.Fatal(err)
+			}
+			changes, err := bs.Changes(ctx, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := changes[len(changes)-1].Seq
+			// The second run is told the registry's position, which includes the work.
+			run(now, func() {
+				for deadline := time.Now().Add(5 * time.Second); retroCases() == 0 && time.Now().Before(deadline); {
+					time.Sleep(50 * time.Millisecond)
+				}
+			})
+			if got, want := retroCases(), map[bool]int{true: 1, false: 0}[kept]; got != want {
+				t.Fatalf("%d retro cases, want %d", got, want)
+			}
+			if kept {
+				if seq, ok, err := bs.Cursor(ctx, retro.PositionName); err != nil || !ok || seq != now {
+					t.Errorf("kept position %d, %v, %v; want %d", seq, ok, err, now)
+				}
+			}
+		})
+	}
+}

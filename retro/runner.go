@@ -42,6 +42,10 @@ type Runner struct {
 	// Known, when set, reports whether the upload was already flagged against the work when
 	// it was checked (its upload case lists the work), so a retro case would repeat it.
 	Known func(ctx context.Context, tenant, submissionID, workID string) (bool, error)
+	// Position, when set, keeps how far the runner has followed the change feed, under
+	// PositionName: Run then starts from the kept position when it is behind the one it is
+	// given, so works registered while no runner ran are still matched.
+	Position index.Cursors
 	// Thresholds decide what matches; default hashing.DefaultThresholds.
 	Thresholds hashing.Thresholds
 	// Log may be nil.
@@ -90,6 +94,7 @@ func (r *Runner) Run(ctx context.Context, after uint64) error {
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
+	after = r.startAt(ctx, after)
 	for {
 		changes, err := r.Works.WaitChanges(ctx, after, 100)
 		if ctx.Err() != nil {
@@ -126,8 +131,39 @@ func (r *Runner) Run(ctx context.Context, after uint64) error {
 			}
 			after = c.Seq
 		}
+		if r.Position != nil && len(changes) > 0 {
+			if err := r.Position.SetCursor(ctx, PositionName, after); err != nil && ctx.Err() == nil {
+				r.log().Warn("retro: keeping the feed position failed; a restart redoes these works", zap.Uint64("seq", after), zap.Error(err))
+			}
+		}
 		wait = time.Second
 	}
+}
+
+// PositionName is the name of the retroactive matcher's position in Runner.Position.
+const PositionName = "retro"
+
+// startAt is where Run starts following the feed: after, or the kept position when it is
+// behind. Without a kept position, after is kept, so the next start begins there.
+func (r *Runner) startAt(ctx context.Context, after uint64) uint64 {
+	if r.Position == nil {
+		return after
+	}
+	seq, ok, err := r.Position.Cursor(ctx, PositionName)
+	switch {
+	case err != nil:
+		r.log().Warn("retro: reading the kept feed position failed; starting at the registry's", zap.Uint64("seq", after), zap.Error(err))
+		return after
+	case !ok:
+		if err := r.Position.SetCursor(ctx, PositionName, after); err != nil {
+			r.log().Warn("retro: keeping the feed position failed", zap.Uint64("seq", after), zap.Error(err))
+		}
+		return after
+	case seq < after:
+		r.log().Info("retro: matching the works registered since the last run", zap.Uint64("from_seq", seq), zap.Uint64("to_seq", after))
+		return seq
+	}
+	return after
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

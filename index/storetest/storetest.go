@@ -54,6 +54,7 @@ func Run(t *testing.T, f Factory) {
 		{"LoadWorks", testLoadWorks},
 		{"LoadWorksConcurrent", testLoadWorksConcurrent},
 		{"Disputes", testDisputes},
+		{"Cursors", testCursors},
 		{"ConcurrentSameSHA", testConcurrentSameSHA},
 		{"Closed", testClosed},
 		{"Broken", testBroken},
@@ -1131,5 +1132,30 @@ func testBroken(t *testing.T, f Factory) {
 			t.Errorf("%s on a broken store took %v, want under 3s", call.name, took)
 		}
 		t.Logf("%s: %v (%v)", call.name, err, took.Round(time.Millisecond))
+	}
+}
+
+// testCursors: a store keeps named feed positions (index.Cursors), apart from each other
+// and from other stores' prefixes.
+func testCursors(t *testing.T, f Factory) {
+	s := open(t, f)
+	c := ctx(t)
+	cs, ok := s.(index.Cursors)
+	if !ok {
+		t.Fatalf("%T keeps no cursors", s)
+	}
+	if seq, ok, err := cs.Cursor(c, "retro"); err != nil || ok || seq != 0 {
+		t.Fatalf("cursor of a new store: %d, %v, %v; want none", seq, ok, err)
+	}
+	for _, want := range []uint64{7, 3, 1 << 40} {
+		if err := cs.SetCursor(c, "retro", want); err != nil {
+			t.Fatal(err)
+		}
+		if seq, ok, err := cs.Cursor(c, "retro"); err != nil || !ok || seq != want {
+			t.Fatalf("cursor after setting %d: %d, %v, %v", want, seq, ok, err)
+		}
+	}
+	if _, ok, err := cs.Cursor(c, "other"); err != nil || ok {
+		t.Fatalf("another name's cursor: %v, %v; want none", ok, err)
 	}
 }

@@ -134,6 +134,7 @@ func retroRunner(reg *openedRegistry, nc *nats.Conn, streams worker.StreamsConfi
 	if !ok {
 		return nil, fmt.Errorf("the store %T keeps no upload log", reg.store)
 	}
+	position, _ := reg.store.(index.Cursors) // both stores keep cursors; nil: start at the registry's position
 	pub, err := worker.NewRetroPublisher(nc, streams, workerID)
 	if err != nil {
 		return nil, err
@@ -144,6 +145,7 @@ func retroRunner(reg *openedRegistry, nc *nats.Conn, streams worker.StreamsConfi
 		Suppressor: review.Suppressor{Store: reg.cases, Forgery: reg.Config().Thresholds.Forgery},
 		Known:      review.FlaggedBefore(reg.cases),
 		Thresholds: reg.Config().Thresholds, Log: log,
+		Position: position,
 	}, nil
 }
 
