@@ -21,7 +21,9 @@ type Cursors interface {
 	SetCursor(ctx context.Context, name string, seq uint64) error
 }
 
-func cursorKey(name string) []byte { return []byte("cursor:" + name) }
+// cursorPrefix starts a cursor's key: in the bolt meta bucket, and after the Redis
+// keyspace's base.
+const cursorPrefix = "cursor:"
 
 // Cursor implements Cursors; positions live in the meta bucket.
 func (s *BoltStore) Cursor(ctx context.Context, name string) (uint64, bool, error) {
@@ -31,7 +33,7 @@ func (s *BoltStore) Cursor(ctx context.Context, name string) (uint64, bool, erro
 	var seq uint64
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketMeta).Get(cursorKey(name))
+		v := tx.Bucket(bucketMeta).Get([]byte(cursorPrefix + name))
 		if v == nil {
 			return nil
 		}
@@ -53,7 +55,7 @@ func (s *BoltStore) SetCursor(ctx context.Context, name string, seq uint64) erro
 		return s.fail("set cursor", err)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(cursorKey(name), binary.BigEndian.AppendUint64(nil, seq))
+		return tx.Bucket(bucketMeta).Put([]byte(cursorPrefix+name), binary.BigEndian.AppendUint64(nil, seq))
 	})
 	if err != nil {
 		return s.fail("set cursor", err)
@@ -63,7 +65,7 @@ func (s *BoltStore) SetCursor(ctx context.Context, name string, seq uint64) erro
 
 // Cursor implements Cursors; a position is the string key {<prefix>:reg}:cursor:<name>.
 func (s *RedisStore) Cursor(ctx context.Context, name string) (uint64, bool, error) {
-	v, err := s.rdb.Get(ctx, s.keys.base+string(cursorKey(name))).Result()
+	v, err := s.rdb.Get(ctx, s.keys.cursorKey(name)).Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, false, nil
 	}
@@ -79,7 +81,7 @@ func (s *RedisStore) Cursor(ctx context.Context, name string) (uint64, bool, err
 
 // SetCursor implements Cursors.
 func (s *RedisStore) SetCursor(ctx context.Context, name string, seq uint64) error {
-	if err := s.rdb.Set(ctx, s.keys.base+string(cursorKey(name)), strconv.FormatUint(seq, 10), 0).Err(); err != nil {
+	if err := s.rdb.Set(ctx, s.keys.cursorKey(name), strconv.FormatUint(seq, 10), 0).Err(); err != nil {
 		return s.fail("set cursor", err)
 	}
 	return nil

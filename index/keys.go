@@ -28,6 +28,7 @@ func (k keyspace) shaKey(sha string) string         { return k.base + "sha:" + s
 func (k keyspace) idsKey() string                   { return k.base + "ids" }
 func (k keyspace) creatorKey(creator string) string { return k.base + "creator:" + creator }
 func (k keyspace) seqKey() string                   { return k.base + "seq" }
+func (k keyspace) cursorKey(name string) string     { return k.base + cursorPrefix + name }
 func (k keyspace) feedKey() string                  { return k.base + "feed" }
 func (k keyspace) disputeKey(id string) string      { return k.base + "dispute:" + id }
 func (k keyspace) disputesKey() string              { return k.base + "disputes" }
