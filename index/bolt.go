@@ -88,9 +88,8 @@ const loadBatch = 1000
 // and its change commit in one transaction; each commit is fsynced unless
 // BoltOptions.NoSync. Its methods are safe for concurrent use; writes are serialised.
 type BoltStore struct {
-	db    *bolt.DB
-	path  string
-	batch bool // verdict and upload-log writes go through db.Batch
+	db   *bolt.DB
+	path string
 
 	mu     sync.Mutex
 	notify chan struct{} // closed, and replaced, when a change commits
@@ -138,14 +137,14 @@ func OpenBolt(path string, opts BoltOptions) (*BoltStore, error) {
 		return nil, fmt.Errorf("index: bolt %s: open: %w", path, err)
 	}
 	db.MaxBatchDelay = max(opts.BatchDelay, 0)
-	return &BoltStore{db: db, path: path, batch: opts.BatchDelay > 0, notify: make(chan struct{}), closed: make(chan struct{})}, nil
+	return &BoltStore{db: db, path: path, notify: make(chan struct{}), closed: make(chan struct{})}, nil
 }
 
 // batched runs fn in a write transaction that concurrent batched calls may share (see
-// BoltOptions.BatchDelay). fn may run more than once, so it must set what it reports afresh
-// on each run.
+// BoltOptions.BatchDelay; none when it is negative, which leaves db.MaxBatchDelay 0). fn may
+// run more than once, so it must set what it reports afresh on each run.
 func (s *BoltStore) batched(fn func(*bolt.Tx) error) error {
-	if s.batch {
+	if s.db.MaxBatchDelay > 0 {
 		return s.db.Batch(fn)
 	}
 	return s.db.Update(fn)
