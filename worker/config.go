@@ -149,8 +149,8 @@ func (c Config) inProgressEvery() time.Duration {
 	return max(c.Streams.firstAckWait()/3, 10*time.Millisecond)
 }
 
-// inFlight is InFlight with its default.
-func (c Config) inFlight() int {
+// InFlightLimit is InFlight with its default: how many submissions a worker holds at once.
+func (c Config) InFlightLimit() int {
 	if c.InFlight == 0 {
 		return 2 * c.Concurrency
 	}

@@ -175,7 +175,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.log.Info("consuming", zap.String("stream", sc.Submissions), zap.String("consumer", sc.Consumer),
-		zap.Int("concurrency", w.cfg.Concurrency), zap.Int("in_flight", w.cfg.inFlight()))
+		zap.Int("concurrency", w.cfg.Concurrency), zap.Int("in_flight", w.cfg.InFlightLimit()))
 	var rescans sync.WaitGroup
 	if w.cfg.RescanConcurrency > 0 {
 		rcons, err := w.js.Consumer(ctx, sc.Rescans, sc.RescanConsumer)
@@ -215,7 +215,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // consume pulls submissions while ctx lasts, at most InFlight at once, and hands each to
 // its own goroutine tracked by tr.
 func (w *Worker) consume(ctx, workCtx context.Context, cons jetstream.Consumer, tr *tracker) {
-	inFlight := w.cfg.inFlight()
+	inFlight := w.cfg.InFlightLimit()
 	sem := make(chan struct{}, inFlight)
 	limit := errLogLimiter{log: w.log, every: 30 * time.Second}
 	for {

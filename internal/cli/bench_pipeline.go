@@ -317,11 +317,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	}
 	// Throughput: a window of submissions in flight keeps every worker busy.
 	if *window <= 0 {
-		held := wcfg.InFlight
-		if held == 0 {
-			held = 2 * wcfg.Concurrency
-		}
-		*window = 4 * *workers * held
+		*window = 4 * *workers * wcfg.InFlightLimit()
 	}
 	rep.Window = *window
 	if err := r.saturate(ctx, time.Second, *window); err != nil { // warm up
