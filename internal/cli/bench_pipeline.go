@@ -337,13 +337,12 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 		return err
 	}
 	slices.Sort(lat)
-	q := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	rep.P50MS, rep.P99MS, rep.MaxMS = q(0.50), q(0.99), lat[len(lat)-1]
+	rep.P50MS, rep.P99MS, rep.MaxMS = quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1]
 	r.mu.Lock()
 	for _, k := range []string{"queue", "check", "total"} {
 		if v := r.stages[k]; len(v) > 0 {
 			slices.Sort(v)
-			rep.Stages = append(rep.Stages, stageLatency{Stage: k, P50MS: v[len(v)/2], P99MS: v[min(len(v)-1, len(v)*99/100)]})
+			rep.Stages = append(rep.Stages, stageLatency{Stage: k, P50MS: quantile(v, 0.50), P99MS: quantile(v, 0.99)})
 		}
 	}
 	r.mu.Unlock()
@@ -622,12 +621,6 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 		r.lat = r.lat[:0]
 		r.mu.Unlock()
 		slices.Sort(lat)
-		q := func(p float64) float64 {
-			if len(lat) == 0 {
-				return 0
-			}
-			return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-		}
 		var ms, live runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		runtime.GC()
@@ -646,7 +639,7 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 			rssMax = max(rssMax, m[0])
 		}
 		s := soakSample{AtS: now.Sub(start).Seconds(), RSSMB: mean[0], RSSMaxMB: rssMax, AnonMB: mean[1], FileMB: mean[2], HeapMB: float64(ms.HeapInuse) / (1 << 20),
-			LiveMB: float64(live.HeapInuse) / (1 << 20), Goroutines: runtime.NumGoroutine(), Verdicts: len(lat), P50MS: q(0.5), P99MS: q(0.99)}
+			LiveMB: float64(live.HeapInuse) / (1 << 20), Goroutines: runtime.NumGoroutine(), Verdicts: len(lat), P50MS: quantile(lat, 0.5), P99MS: quantile(lat, 0.99)}
 		samples = append(samples, s)
 		fmt.Fprintf(progress, "bench: %5.0fs  rss mean %6.1f MB, max %6.1f (anon %6.1f, files %6.1f)  heap %6.1f MB, live %6.1f  %5d goroutines  %5d verdicts  p50 %6.1f ms  p99 %6.1f ms\n",
 			s.AtS, s.RSSMB, s.RSSMaxMB, s.AnonMB, s.FileMB, s.HeapMB, s.LiveMB, s.Goroutines, s.Verdicts, s.P50MS, s.P99MS)
@@ -789,6 +782,14 @@ func openBenchStore(ctx context.Context, redisURL, path string, bo index.BoltOpt
 		}
 		return errors.Join(err, it.Err(), s.Close())
 	}}, nil
+}
+
+// quantile is the p-quantile (0 ≤ p < 1) of sorted values, 0 of none.
+func quantile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
 // stageLatency is one stage's latency over the verdicts of the half-load run.
