@@ -102,3 +102,28 @@ func BenchmarkCompare(b *testing.B) {
 		Compare(q, r)
 	}
 }
+
+// BenchmarkDecodeFormats decodes the same 451×300 picture from JPEG, AVIF and HEIC
+// (testdata/README.md): the WebAssembly decoders' cost beside the JPEG path. The first AVIF
+// or HEIC decode of a process also compiles its decoder; one decode before the timing keeps
+// that out of the figure.
+func BenchmarkDecodeFormats(b *testing.B) {
+	for _, f := range []struct{ name, path string }{
+		{"jpeg", "../fixtures/images/chelsea-the-cat.jpg"},
+		{"avif", "testdata/chelsea.avif"},
+		{"heic", "testdata/chelsea.heic"},
+	} {
+		data := readFile(b, f.path)
+		if _, err := DefaultConfig().Decode(data); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DefaultConfig().Decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -36,7 +36,8 @@ var (
 type Image struct {
 	// Gray is the normalised picture, origin at (0, 0), untrimmed.
 	Gray *image.Gray
-	// Format is the encoded format's name: "jpeg", "png", "gif", "webp", "bmp", "tiff".
+	// Format is the encoded format's name: "jpeg", "png", "gif", "webp", "bmp", "tiff",
+	// "avif", "heic".
 	Format string
 	// Width and Height are the encoded image's size as declared by its header.
 	Width, Height int
@@ -95,7 +96,7 @@ func (c Config) Decode(data []byte) (*Image, error) {
 		}
 	}
 	if work == nil {
-		src, err := decodeGo(data)
+		src, err := decodeGo(data, format)
 		if err != nil {
 			return nil, fmt.Errorf("hashing: %w: %s: %v", ErrCorrupt, format, err)
 		}
@@ -129,18 +130,26 @@ func decodeConfig(data []byte) (cfg image.Config, format string, err error) {
 			err = fmt.Errorf("decoder panic: %v", p)
 		}
 	}()
+	if f := heifFormat(data); f != "" {
+		cfg, err = heifDecoders[f].decodeConfig(bytes.NewReader(data))
+		return cfg, f, err
+	}
 	return image.DecodeConfig(bytes.NewReader(data))
 }
 
-// decodeGo decodes the first frame with the registered Go decoders, turning a panic into an
-// error.
-func decodeGo(data []byte) (m image.Image, err error) {
+// decodeGo decodes the first frame of data, in the format decodeConfig found, with the
+// registered Go decoders or the HEIF ones, turning a panic into an error.
+func decodeGo(data []byte, format string) (m image.Image, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			m, err = nil, fmt.Errorf("decoder panic: %v", p)
 		}
 	}()
-	m, _, err = image.Decode(bytes.NewReader(data))
+	if d, ok := heifDecoders[format]; ok {
+		m, err = d.decode(bytes.NewReader(data))
+	} else {
+		m, _, err = image.Decode(bytes.NewReader(data))
+	}
 	if err == nil && m.Bounds().Empty() {
 		err = errors.New("empty image")
 	}

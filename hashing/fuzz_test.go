@@ -12,7 +12,7 @@ import (
 // time in headers and streams, not in large allocations and decodes (an instrumented
 // multi-megapixel decode takes seconds); a limit must hold whatever the header says.
 func FuzzFingerprint(f *testing.F) {
-	for _, pattern := range []string{"../fixtures/images/*", "testdata/*.jpg", "testdata/fuzz-seeds/*"} {
+	for _, pattern := range []string{"../fixtures/images/*", "testdata/*.jpg", "testdata/*.avif", "testdata/*.heic", "testdata/fuzz-seeds/*"} {
 		files, _ := filepath.Glob(pattern)
 		for _, name := range files {
 			if b, err := os.ReadFile(name); err == nil && len(b) < 128<<10 {

@@ -39,11 +39,11 @@ type Counter interface {
 // imageExts are the extensions a directory walk picks up without DirOptions.All.
 var imageExts = map[string]bool{
 	".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true,
-	".bmp": true, ".tif": true, ".tiff": true,
+	".bmp": true, ".tif": true, ".tiff": true, ".avif": true, ".heic": true, ".heif": true,
 }
 
 // IsImageName reports whether a file name has an image extension (jpg, jpeg, png, gif, webp,
-// bmp, tif, tiff; in any case).
+// bmp, tif, tiff, avif, heic, heif; in any case).
 func IsImageName(name string) bool { return imageExts[strings.ToLower(filepath.Ext(name))] }
 
 // Dir is a directory tree as a Source. Create it with NewDir.

@@ -52,7 +52,7 @@ func runRescan(ctx context.Context, std IO, args []string) error {
 	fs.BoolVar(&cfg.Force, "force", cfg.Force, "redo every item, even those an earlier run finished")
 	fs.BoolVar(&cfg.RetryErrors, "retry-errors", cfg.RetryErrors, "redo the items that failed in an earlier run")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on interrupt, how long the items in progress may take to finish")
-	all := fs.Bool("all", false, "in a directory, take every regular file, not only image names (jpg, jpeg, png, gif, webp, bmp, tif, tiff)")
+	all := fs.Bool("all", false, "in a directory, take every regular file, not only image names (jpg, jpeg, png, gif, webp, bmp, tif, tiff, avif, heic, heif)")
 	reportName := fs.String("report", "", "write one line an item to `FILE`: .jsonl or .csv; - for JSONL on stdout")
 	stateDir := fs.String("state-dir", "", "directory of the journal (default <data-dir>/rescans/<SHA-256 of the directory's absolute path or of the manifest>)")
 	progressEvery := fs.Duration("progress-every", 10*time.Second, "interval of the progress lines when stderr is not a terminal")

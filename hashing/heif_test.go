@@ -1,0 +1,153 @@
+package hashing
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// readFile reads a test file or fails the test.
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withBrand returns a copy of a HEIF file whose ftyp box names major as its major brand.
+func withBrand(data []byte, major string) []byte {
+	out := append([]byte(nil), data...)
+	copy(out[8:12], major)
+	return out
+}
+
+// withDeclaredSize returns a copy of a HEIF file whose first ispe (image spatial extents)
+// property declares w×h.
+func withDeclaredSize(t *testing.T, data []byte, w, h uint32) []byte {
+	t.Helper()
+	out := append([]byte(nil), data...)
+	i := strings.Index(string(out), "ispe")
+	if i < 0 || i+16 > len(out) {
+		t.Fatal("no ispe box")
+	}
+	// box type, then version and flags (4 bytes), then width and height.
+	binary.BigEndian.PutUint32(out[i+8:], w)
+	binary.BigEndian.PutUint32(out[i+12:], h)
+	return out
+}
+
+// TestDecodeHEIF decodes the fixture cat encoded as AVIF and HEIC (testdata/README.md says
+// how they were made), under the brands phones and converters write: each decodes at the
+// JPEG's size and matches the JPEG's reference fingerprint upright.
+func TestDecodeHEIF(t *testing.T) {
+	t.Parallel()
+	want := fingerprintOf(t, readFile(t, "../fixtures/images/chelsea-the-cat.jpg"), Reference)
+	avifData, heicData := readFile(t, "testdata/chelsea.avif"), readFile(t, "testdata/chelsea.heic")
+	cases := []struct {
+		name, format string
+		data         []byte
+	}{
+		{"avif", "avif", avifData},
+		{"avif with major brand mif1", "avif", withBrand(avifData, "mif1")},
+		{"heic", "heic", heicData},
+		{"heic with major brand heix", "heic", withBrand(heicData, "heix")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			img, err := DefaultConfig().Decode(c.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Format != c.format || img.Width != 451 || img.Height != 300 {
+				t.Fatalf("decoded %s %d×%d, want %s 451×300", img.Format, img.Width, img.Height, c.format)
+			}
+			got := Compare(img.Fingerprint(Query), want)
+			if got.Upload.Orientation != Identity || got.Distances.P > 8 || got.Score < 0.8 {
+				t.Errorf("against the JPEG: %s", got.Describe())
+			}
+		})
+	}
+}
+
+// TestDecodeHEIFHostile: declared sizes above the limits, truncations and a bare ftyp box
+// are errors of the right kind, never a crash.
+func TestDecodeHEIFHostile(t *testing.T) {
+	t.Parallel()
+	avifData, heicData := readFile(t, "testdata/chelsea.avif"), readFile(t, "testdata/chelsea.heic")
+	bareFtyp := []byte("\x00\x00\x00\x18ftypavif\x00\x00\x00\x00avifmif1")
+	cases := []struct {
+		name    string
+		data    []byte
+		wantErr error
+		inMsg   string
+	}{
+		// Above max_pixels but within libavif's own limit: the header is read and refused.
+		{"avif declaring 9000x9000", withDeclaredSize(t, avifData, 9000, 9000), ErrTooLarge, "max_pixels"},
+		// libavif refuses anything above 16384×16384 while parsing the header.
+		{"avif declaring 100000x100000", withDeclaredSize(t, avifData, 100000, 100000), ErrCorrupt, "avif header"},
+		{"bare ftyp box", bareFtyp, ErrCorrupt, "avif"},
+		{"heic cut in half", heicData[:len(heicData)/2], ErrCorrupt, "heic"},
+		{"avif cut in half", avifData[:len(avifData)/2], ErrCorrupt, "avif"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := DefaultConfig().Decode(c.data)
+			if !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.inMsg) {
+				t.Fatalf("Decode error = %v, want %v naming %q", err, c.wantErr, c.inMsg)
+			}
+		})
+	}
+	for _, name := range []string{"chelsea.avif", "chelsea.heic"} {
+		data := readFile(t, filepath.Join("testdata", name))
+		for cut := 0; cut < len(data); cut += 1 + len(data)/23 {
+			if img, err := DefaultConfig().Decode(data[:cut]); err == nil {
+				img.Fingerprint(Query)
+			} else if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("%s cut at %d: unexpected error kind: %v", name, cut, err)
+			}
+		}
+	}
+}
+
+func TestHEIFFormat(t *testing.T) {
+	t.Parallel()
+	box := func(major string, compatible ...string) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(16+4*len(compatible)))
+		b = append(b, "ftyp"+major+"\x00\x00\x00\x00"...)
+		for _, c := range compatible {
+			b = append(b, c...)
+		}
+		return b
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"avif", box("avif", "mif1"), "avif"},
+		{"avis", box("avis"), "avif"},
+		{"heic", box("heic", "mif1"), "heic"},
+		{"heix", box("heix"), "heic"},
+		{"mif1 holding avif", box("mif1", "miaf", "avif"), "avif"},
+		{"mif1 holding heic", box("mif1", "heic"), "heic"},
+		{"mp4 video", box("isom", "mp41"), ""},
+		{"mif1 alone", box("mif1", "miaf"), ""},
+		{"too short", []byte("\x00\x00\x00\x10ftyp"), ""},
+		{"size beyond the data", append(box("mif1"), 0)[:12], ""},
+		{"size below a box header", append([]byte("\x00\x00\x00\x08ftypavif"), make([]byte, 8)...), ""},
+		{"size above the cap", append(binary.BigEndian.AppendUint32(nil, maxFtypSize+4), "ftypmif1"+strings.Repeat("avif", 1100)...), ""},
+		{"not ftyp", append([]byte("\x00\x00\x00\x10moovavif"), make([]byte, 8)...), ""},
+	}
+	for _, c := range cases {
+		if got := heifFormat(c.data); got != c.want {
+			t.Errorf("%s: heifFormat = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
