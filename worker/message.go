@@ -128,10 +128,51 @@ type wireSubmission struct {
 }
 
 type wireImage struct {
-	URL *string `json:"url"`
-	// Data is kept raw: base64 never needs JSON escapes but "\/", so it is decoded from the
-	// message's bytes without making a string of it first.
-	Data *jsontext.Value `json:"data"`
+	URL  *string     `json:"url"`
+	Data *inlineData `json:"data"`
+}
+
+// inlineData is image.data, base64-decoded while the message is parsed, from the message's
+// own bytes: base64 never needs JSON escapes but "\/", so neither a string nor a copy of the
+// raw value is made first. What is wrong with it is kept for DecodeSubmission to report,
+// with the submission's id, once the rest is read.
+type inlineData struct {
+	// notString is set when the value is not a JSON string.
+	notString bool
+	// encodedLen is the length of the base64 text.
+	encodedLen int
+	// decoded is the image, decodeErr why the text is not standard padded base64.
+	decoded   []byte
+	decodeErr error
+}
+
+// UnmarshalJSONFrom reads the value for encoding/json/v2 without copying it.
+func (d *inlineData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	d.set(v)
+	return nil
+}
+
+// UnmarshalJSON reads the value for encoding/json, which whyBad uses.
+func (d *inlineData) UnmarshalJSON(raw []byte) error {
+	d.set(raw)
+	return nil
+}
+
+// set decodes raw, a JSON value. The message size cap bounds what it allocates.
+func (d *inlineData) set(raw []byte) {
+	text, err := jsonStringBytes(raw)
+	if err != nil {
+		d.notString = true
+		return
+	}
+	d.encodedLen = len(text)
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Strict().Decode(b, text)
+	d.decoded, d.decodeErr = b[:n], err
 }
 
 // messageSlack is what a submission may hold beyond its base64 image: the other fields.
@@ -200,20 +241,18 @@ func DecodeSubmission(data []byte, maxInline int64) (*Submission, error) {
 		}
 		s.Image.URL = *img.URL
 	case img.Data != nil:
-		d, err := jsonStringBytes(*img.Data)
-		if err != nil {
+		d := img.Data
+		if d.notString {
 			return nil, badf("submission %s: image.data is not a string", s.ID)
 		}
-		if int64(base64.StdEncoding.DecodedLen(len(d))) > maxInline+2 {
+		if int64(base64.StdEncoding.DecodedLen(d.encodedLen)) > maxInline+2 {
 			return nil, badf("submission %s: image.data is about %d bytes, more than the %d allowed inline; send it by URL",
-				s.ID, base64.StdEncoding.DecodedLen(len(d)), maxInline)
+				s.ID, base64.StdEncoding.DecodedLen(d.encodedLen), maxInline)
 		}
-		b := make([]byte, base64.StdEncoding.DecodedLen(len(d)))
-		n, err := base64.StdEncoding.Strict().Decode(b, d)
-		b = b[:n]
-		if err != nil {
-			return nil, badf("submission %s: image.data is not standard base64: %v", s.ID, err)
+		if d.decodeErr != nil {
+			return nil, badf("submission %s: image.data is not standard base64: %v", s.ID, d.decodeErr)
 		}
+		b := d.decoded
 		switch {
 		case len(b) == 0:
 			return nil, badf("submission %s: image.data is empty", s.ID)

@@ -35,6 +35,7 @@ func TestDecodeSubmission(t *testing.T) {
 		{"unpadded", `{"schema_version":1,"id":"a","tenant":"t","image":{"data":"` + strings.TrimRight(b64, "=") + `"}}`, nil, "not standard base64"},
 		{"both", `{"schema_version":1,"id":"a","tenant":"t","image":{"url":"https://x.example/a","data":"` + b64 + `"}}`, nil, "both url and data"},
 		{"too big inline", `{"schema_version":1,"id":"a","tenant":"t","image":{"data":"` + base64.StdEncoding.EncodeToString(make([]byte, 2000)) + `"}}`, nil, "more than the 1024 allowed inline"},
+		{"unknown member beside data", `{"schema_version":1,"id":"a","tenant":"t","image":{"data":"` + b64 + `"},"extra":1}`, nil, `unknown field "extra"`},
 		{"version string", `{"schema_version":"1","id":"a"}`, nil, `schema_version "1" is not an integer`},
 		{"two values", `{"schema_version":1,"id":"a","tenant":"t","image":{"url":"https://x.example/a"}} {}`, nil, "malformed JSON: invalid character '{' after top-level value"},
 		{"bad id", `{"schema_version":1,"id":"a b","tenant":"t","image":{"url":"https://x.example/a"}}`, nil, `id "a b"`},
