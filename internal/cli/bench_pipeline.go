@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,8 @@ type pipelineReport struct {
 	// every window.
 	SoakPerS float64      `json:"soak_per_s,omitempty"`
 	Soak     []soakSample `json:"soak,omitempty"`
+	// SoakWarmupS is the warm-up: windows that end within it are shown but not compared.
+	SoakWarmupS float64 `json:"soak_warmup_s,omitempty"`
 	// SoakRSSChange is the last window's RSS over the first window's after warm-up, minus 1;
 	// SoakAnonChange the same of anonymous memory alone.
 	SoakRSSChange  float64 `json:"soak_rss_change,omitempty"`
@@ -126,6 +129,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	soakLoad := fs.Float64("soak-load", 0.8, "the load test's rate, as a share of the measured pipeline throughput")
 	soakRate := fs.Float64("soak-rate", 0, "the load test's rate in submissions/s (overrides --soak-load)")
 	soakWindow := fs.Duration("soak-window", 30*time.Second, "the load test's sampling window")
+	soakWarmup := fs.Duration("soak-warmup", 0, "the load test's warm-up, whose windows are shown but not compared (0: the longer of one window and the streams' duplicate windows, which the server fills with message ids until then)")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the load test to this file")
 	soakSVG := fs.String("soak-svg", "", "write the load test's RSS and p99 over time to this SVG file")
 	verdictDedupe := fs.Duration("verdict-dedupe-window", worker.DefaultStreamsConfig().VerdictDuplicates, "the VERDICTS stream's duplicate window: the server holds every verdict's message id this long")
@@ -369,13 +373,12 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 				return err
 			}
 		}
-		if n := len(rep.Soak); n >= 3 {
-			rep.SoakRSSChange = rep.Soak[n-1].RSSMB/rep.Soak[1].RSSMB - 1 // the first window is warm-up
-			rep.SoakAnonChange = rep.Soak[n-1].AnonMB/rep.Soak[1].AnonMB - 1
-			for _, w := range rep.Soak[1:] {
-				rep.SoakRSSSpread = max(rep.SoakRSSSpread, math.Abs(w.RSSMB/rep.Soak[1].RSSMB-1))
-			}
+		warmup := *soakWarmup
+		if warmup <= 0 {
+			warmup = max(*soakWindow, wcfg.Streams.Duplicates, wcfg.Streams.VerdictDuplicates)
 		}
+		rep.SoakWarmupS = warmup.Seconds()
+		rep.compareSoak()
 		if *soakSVG != "" {
 			if err := os.WriteFile(*soakSVG, soakPlot(rep), 0o644); err != nil {
 				return err
@@ -401,7 +404,7 @@ type pipelineRun struct {
 	mu      sync.Mutex
 	sent    map[string]time.Time
 	waiters map[string]chan struct{}
-	seen    map[string]bool
+	seen    bitset // verdicts received, by submission number
 
 	// Results of the last saturate.
 	rate       float64
@@ -422,7 +425,7 @@ func (r *pipelineRun) start(ctx context.Context) error {
 		return err
 	}
 	r.watch, r.done = w, make(chan struct{})
-	r.sent, r.waiters, r.seen, r.perWorker, r.stages = map[string]time.Time{}, map[string]chan struct{}{}, map[string]bool{}, map[string]int{}, map[string][]float64{}
+	r.sent, r.waiters, r.perWorker, r.stages = map[string]time.Time{}, map[string]chan struct{}{}, map[string]int{}, map[string][]float64{}
 	r.wg.Go(func() {
 		for {
 			v, err := w.Next(ctx)
@@ -431,10 +434,9 @@ func (r *pipelineRun) start(ctx context.Context) error {
 			}
 			now := time.Now()
 			r.mu.Lock()
-			if r.seen[v.SubmissionID] {
+			if n, ok := benchSubmissionNumber(v.SubmissionID); ok && r.seen.testAndSet(n) {
 				r.duplicates++
 			}
-			r.seen[v.SubmissionID] = true
 			r.perWorker[v.WorkerID]++
 			if t, ok := r.sent[v.SubmissionID]; ok {
 				r.lat = append(r.lat, float64(now.Sub(t).Microseconds())/1000)
@@ -458,10 +460,32 @@ func (r *pipelineRun) stop() {
 	r.wg.Wait()
 }
 
+// benchSubmissionNumber is the number in a submission id the benchmark made ("b12").
+func benchSubmissionNumber(id string) (int, bool) {
+	n, err := strconv.Atoi(strings.TrimPrefix(id, "b"))
+	return n, err == nil && n >= 0 && strings.HasPrefix(id, "b")
+}
+
+// bitset is a growable set of small non-negative numbers: the load test's record of which
+// submissions had a verdict, a bit each where a map of ids would grow by tens of bytes a
+// submission and show up as memory growth in the test itself.
+type bitset []uint64
+
+// testAndSet adds n and reports whether it was already there.
+func (b *bitset) testAndSet(n int) bool {
+	w, bit := n/64, uint64(1)<<(n%64)
+	if w >= len(*b) {
+		*b = append(*b, make([]uint64, w+1-len(*b))...)
+	}
+	had := (*b)[w]&bit != 0
+	(*b)[w] |= bit
+	return had
+}
+
 // submit publishes one picture and returns a channel closed when its verdict arrives.
 func (r *pipelineRun) submit(ctx context.Context) (<-chan struct{}, error) {
 	n := r.seq.Add(1)
-	id := fmt.Sprintf("b%d", n)
+	id := "b" + strconv.FormatInt(n, 10)
 	ch := make(chan struct{})
 	r.mu.Lock()
 	r.sent[id], r.waiters[id] = time.Now(), ch
@@ -704,12 +728,27 @@ func procStatus(names ...string) []float64 {
 	return out
 }
 
+// compareSoak sets the load test's RSS change and spread against the first window that
+// ends after the warm-up, when at least two do.
+func (rep *pipelineReport) compareSoak() {
+	first := slices.IndexFunc(rep.Soak, func(s soakSample) bool { return s.AtS > rep.SoakWarmupS })
+	if first < 0 || first == len(rep.Soak)-1 {
+		return
+	}
+	base, last := rep.Soak[first], rep.Soak[len(rep.Soak)-1]
+	rep.SoakRSSChange = last.RSSMB/base.RSSMB - 1
+	rep.SoakAnonChange = last.AnonMB/base.AnonMB - 1
+	for _, w := range rep.Soak[first:] {
+		rep.SoakRSSSpread = max(rep.SoakRSSSpread, math.Abs(w.RSSMB/base.RSSMB-1))
+	}
+}
+
 func (rep *pipelineReport) soakMarkdown() string {
 	if len(rep.Soak) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nLoad test at %.1f submissions/s: mean RSS of the last window against the first after warm-up %+.1f%% (anonymous memory %+.1f%%); every window's mean within ±%.1f%% of the first after warm-up.\n\n| at | RSS mean MB | RSS max MB | anonymous MB | mapped files MB | Go heap MB | live heap MB | verdicts | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n", rep.SoakPerS, 100*rep.SoakRSSChange, 100*rep.SoakAnonChange, 100*rep.SoakRSSSpread)
+	fmt.Fprintf(&b, "\nLoad test at %.1f submissions/s: mean RSS of the last window against the first after warm-up (%.0f s) %+.1f%% (anonymous memory %+.1f%%); every window's mean within ±%.1f%% of the first after warm-up.\n\n| at | RSS mean MB | RSS max MB | anonymous MB | mapped files MB | Go heap MB | live heap MB | verdicts | p50 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n", rep.SoakPerS, rep.SoakWarmupS, 100*rep.SoakRSSChange, 100*rep.SoakAnonChange, 100*rep.SoakRSSSpread)
 	for _, s := range rep.Soak {
 		fmt.Fprintf(&b, "| %.0f s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.1f | %.1f |\n", s.AtS, s.RSSMB, s.RSSMaxMB, s.AnonMB, s.FileMB, s.HeapMB, s.LiveMB, s.Verdicts, s.P50MS, s.P99MS)
 	}
