@@ -79,7 +79,7 @@ type pipelineReport struct {
 	// every window.
 	SoakPerS float64      `json:"soak_per_s,omitempty"`
 	Soak     []soakSample `json:"soak,omitempty"`
-	// SoakWarmupS is the warm-up: windows that end within it are shown but not compared.
+	// SoakWarmupS is the warm-up: windows that start within it are shown but not compared.
 	SoakWarmupS float64 `json:"soak_warmup_s,omitempty"`
 	// SoakRSSChange is the last window's RSS over the first window's after warm-up, minus 1;
 	// SoakAnonChange the same of anonymous memory alone.
@@ -642,7 +642,9 @@ func (r *pipelineRun) soak(ctx context.Context, d, window time.Duration, rate fl
 	sample := func(now time.Time) {
 		r.mu.Lock()
 		lat := slices.Clone(r.lat)
-		r.lat = r.lat[:0]
+		// The stage timings are not reported per window; dropping them keeps the record
+		// from growing with every verdict of the load test.
+		r.lat, r.stages = r.lat[:0], map[string][]float64{}
 		r.mu.Unlock()
 		slices.Sort(lat)
 		var ms, live runtime.MemStats
@@ -729,10 +731,10 @@ func procStatus(names ...string) []float64 {
 }
 
 // compareSoak sets the load test's RSS change and spread against the first window that
-// ends after the warm-up, when at least two do.
+// starts after the warm-up, when at least two do.
 func (rep *pipelineReport) compareSoak() {
-	first := slices.IndexFunc(rep.Soak, func(s soakSample) bool { return s.AtS > rep.SoakWarmupS })
-	if first < 0 || first == len(rep.Soak)-1 {
+	first := 1 + slices.IndexFunc(rep.Soak, func(s soakSample) bool { return s.AtS >= rep.SoakWarmupS })
+	if first == 0 || first >= len(rep.Soak)-1 {
 		return
 	}
 	base, last := rep.Soak[first], rep.Soak[len(rep.Soak)-1]
