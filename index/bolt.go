@@ -27,16 +27,18 @@ type BoltOptions struct {
 	NoSync bool
 	// FileMode is the permission of a newly created file. Default 0600.
 	FileMode os.FileMode
-	// BatchDelay is how long a verdict or upload-log write waits for concurrent ones to
-	// share its commit and fsync (bbolt's Batch): workers writing at once then pay for one
-	// fsync together instead of queueing for one each. Default 1ms; negative: every write
-	// commits alone.
+	// BatchDelay sets how verdict and upload-log writes share commits and their fsyncs.
+	// Zero, the default, is a group commit: a write commits at once when no commit is
+	// running, and the writes that arrive while one runs share the next, so workers writing
+	// at once pay for one fsync together and a lone write waits for nothing. Positive: each
+	// write waits up to that long for company (bbolt's Batch), which adds the delay to every
+	// write at low load. Negative: every write commits alone.
 	BatchDelay time.Duration
 }
 
 // DefaultBoltOptions returns the defaults of BoltOptions.
 func DefaultBoltOptions() BoltOptions {
-	return BoltOptions{LockTimeout: time.Second, FileMode: 0o600, BatchDelay: time.Millisecond}
+	return BoltOptions{LockTimeout: time.Second, FileMode: 0o600}
 }
 
 // Validate checks the options; messages name the setting.
@@ -57,9 +59,6 @@ func (o BoltOptions) withDefaults() BoltOptions {
 	}
 	if o.FileMode == 0 {
 		o.FileMode = d.FileMode
-	}
-	if o.BatchDelay == 0 {
-		o.BatchDelay = d.BatchDelay
 	}
 	return o
 }
@@ -93,6 +92,8 @@ type BoltStore struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed, and replaced, when a change commits
+
+	group *groupCommit // nil unless BoltOptions.BatchDelay is zero
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -137,17 +138,25 @@ func OpenBolt(path string, opts BoltOptions) (*BoltStore, error) {
 		return nil, fmt.Errorf("index: bolt %s: open: %w", path, err)
 	}
 	db.MaxBatchDelay = max(opts.BatchDelay, 0)
-	return &BoltStore{db: db, path: path, notify: make(chan struct{}), closed: make(chan struct{})}, nil
+	s := &BoltStore{db: db, path: path, notify: make(chan struct{}), closed: make(chan struct{})}
+	if opts.BatchDelay == 0 {
+		s.group = &groupCommit{update: db.Update}
+	}
+	return s, nil
 }
 
 // batched runs fn in a write transaction that concurrent batched calls may share (see
-// BoltOptions.BatchDelay; none when it is negative, which leaves db.MaxBatchDelay 0). fn may
-// run more than once, so it must set what it reports afresh on each run.
+// BoltOptions.BatchDelay: a group commit, bbolt's Batch, or none). fn may run more than
+// once, so it must set what it reports afresh on each run.
 func (s *BoltStore) batched(fn func(*bolt.Tx) error) error {
-	if s.db.MaxBatchDelay > 0 {
+	switch {
+	case s.db.MaxBatchDelay > 0:
 		return s.db.Batch(fn)
+	case s.group != nil:
+		return s.group.run(fn)
+	default:
+		return s.db.Update(fn)
 	}
-	return s.db.Update(fn)
 }
 
 // Path returns the file the store was opened at.

@@ -118,7 +118,7 @@ func runBenchPipeline(ctx context.Context, std IO, args []string) error {
 	inFlight := fs.Int("in-flight", 0, "submissions each worker holds at once (0: twice --concurrency)")
 	window := fs.Int("window", 0, "submissions kept in flight by the throughput measurement (0: 4 × workers × in flight)")
 	redisURL := fs.String("redis-url", "", "keep the registry, verdicts, cases and upload log in this Redis (under a key prefix of its own, deleted at the end) instead of the embedded store")
-	batchDelay := fs.Duration("store-batch-delay", index.DefaultBoltOptions().BatchDelay, "how long a store write waits to share its commit (negative: each write commits alone)")
+	batchDelay := fs.Duration("store-batch-delay", index.DefaultBoltOptions().BatchDelay, "how the embedded store's writes share commits: 0 a group commit (writes that arrive during a commit share the next; none waits), positive bbolt's Batch with this delay, negative each write alone")
 	nworks := fs.Int("works", 1000, "synthetic works registered before measuring")
 	nimages := fs.Int("images", 16, "distinct 1 MP JPEGs submitted in turn")
 	jsonOut := fs.Bool("json", false, "print JSON instead of a Markdown table")
