@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,8 +62,18 @@ func (g *groupCommit) drain() {
 }
 
 // commit runs the calls in one transaction. When it fails, each runs again in a transaction
-// of its own, so one failing write (or a failed commit) fails only the writes it must.
+// of its own, so one failing write (or a failed commit) fails only the writes it must. A
+// panic (bbolt panics on a damaged file) fails the writes not yet answered instead of
+// leaving them, and every later write, waiting.
 func (g *groupCommit) commit(batch []*groupCall) {
+	answered := 0
+	defer func() {
+		if p := recover(); p != nil {
+			for _, c := range batch[answered:] {
+				c.done <- fmt.Errorf("index: bolt write panicked: %v", p)
+			}
+		}
+	}()
 	if len(batch) > 1 {
 		err := g.update(func(tx *bolt.Tx) error {
 			for _, c := range batch {
@@ -80,6 +91,8 @@ func (g *groupCommit) commit(batch []*groupCall) {
 		}
 	}
 	for _, c := range batch {
-		c.done <- g.update(c.fn)
+		err := g.update(c.fn)
+		answered++
+		c.done <- err
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,5 +159,18 @@ func TestGroupCommitShares(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGroupCommitPanic: a write that panics fails with an error, and the committer goes on.
+func TestGroupCommitPanic(t *testing.T) {
+	g := newGatedDB(t)
+	gc := &groupCommit{update: g.update}
+	err := gc.run(func(*bolt.Tx) error { panic("damaged page") })
+	if err == nil || !strings.Contains(err.Error(), "damaged page") {
+		t.Fatalf("panicking write: %v, want an error naming the panic", err)
+	}
+	if err := gc.run(put("after", nil)); err != nil || !g.keys(t)["after"] {
+		t.Fatalf("write after the panic: %v, stored %v", err, g.keys(t))
 	}
 }
