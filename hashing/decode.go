@@ -81,6 +81,10 @@ func (c Config) Decode(data []byte) (*Image, error) {
 	if err := c.checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
+	if _, heif := heifDecoders[format]; heif && int64(cfg.Width)*int64(cfg.Height) > c.MaxHEIFPixels {
+		return nil, fmt.Errorf("hashing: %w: %d×%d is above max_heif_pixels (%d), the cap on %s images, which are decoded at full size",
+			ErrTooLarge, cfg.Width, cfg.Height, c.MaxHEIFPixels, format)
+	}
 	img := &Image{Format: format, Width: cfg.Width, Height: cfg.Height}
 	var work *image.Gray
 	if format == "jpeg" {
@@ -146,6 +150,8 @@ func decodeGo(data []byte, format string) (m image.Image, err error) {
 		}
 	}()
 	if d, ok := heifDecoders[format]; ok {
+		heifSlot <- struct{}{}
+		defer func() { <-heifSlot }()
 		m, err = d.decode(bytes.NewReader(data))
 	} else {
 		m, _, err = image.Decode(bytes.NewReader(data))

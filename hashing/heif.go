@@ -36,6 +36,10 @@ var heifBrands = map[string]string{
 	"hevc": "heic", "hevx": "heic", "hevm": "heic", "hevs": "heic",
 }
 
+// heifSlot lets one HEIF decode run at a time in the process: each holds the whole picture,
+// and more in WebAssembly memory (see Config.MaxHEIFPixels).
+var heifSlot = make(chan struct{}, 1)
+
 // maxFtypSize bounds the ftyp box heifFormat reads: a real one holds a handful of brands.
 const maxFtypSize = 4096
 

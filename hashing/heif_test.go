@@ -92,13 +92,19 @@ func TestDecodeHEIFHostile(t *testing.T) {
 		// libavif refuses anything above 16384×16384 while parsing the header.
 		{"avif declaring 100000x100000", withDeclaredSize(t, avifData, 100000, 100000), ErrCorrupt, "avif header"},
 		{"bare ftyp box", bareFtyp, ErrCorrupt, "avif"},
+		{"avif above max_heif_pixels", avifData, ErrTooLarge, "max_heif_pixels (100000)"},
+		{"heic above max_heif_pixels", heicData, ErrTooLarge, "max_heif_pixels (100000)"},
 		{"heic cut in half", heicData[:len(heicData)/2], ErrCorrupt, "heic"},
 		{"avif cut in half", avifData[:len(avifData)/2], ErrCorrupt, "avif"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := DefaultConfig().Decode(c.data)
+			cfg := DefaultConfig()
+			if strings.Contains(c.name, "max_heif_pixels") {
+				cfg.MaxHEIFPixels = 100_000 // the cat is 451×300
+			}
+			_, err := cfg.Decode(c.data)
 			if !errors.Is(err, c.wantErr) || !strings.Contains(err.Error(), c.inMsg) {
 				t.Fatalf("Decode error = %v, want %v naming %q", err, c.wantErr, c.inMsg)
 			}
