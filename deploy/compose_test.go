@@ -45,6 +45,23 @@ func TestComposeFile(t *testing.T) {
 	if w := p.Services["worker"]; w.Deploy == nil || w.Deploy.Replicas == nil || *w.Deploy.Replicas != 2 {
 		t.Errorf("worker replicas: %+v", w.Deploy)
 	}
+	// A service that sets its own environment replaces the shared one (a YAML merge is
+	// shallow): each must still reach the services it uses.
+	for name, keys := range map[string][]string{
+		"worker": {"AURA_NATS_URL", "AURA_NATS_PASSWORD_FILE", "AURA_REDIS_URL", "AURA_REDIS_PASSWORD_FILE", "GOMEMLIMIT"},
+		"api":    {"AURA_REDIS_URL", "AURA_REDIS_PASSWORD_FILE", "AURA_API_TOKENS_FILE"},
+		"review": {"AURA_NATS_URL", "AURA_REDIS_URL"},
+	} {
+		for _, k := range keys {
+			if v := p.Services[name].Environment[k]; v == nil || *v == "" {
+				t.Errorf("%s: %s is not set", name, k)
+			}
+		}
+	}
+	// The worker decodes a 12 MP AVIF in 0.5–0.8 GB (hashing.Config.MaxHEIFPixels).
+	if w := p.Services["worker"]; w.MemLimit < 1<<30 {
+		t.Errorf("worker memory limit %d, want at least 1 GiB", w.MemLimit)
+	}
 	for _, name := range []string{"nats", "redis"} {
 		if p.Services[name].HealthCheck == nil {
 			t.Errorf("%s has no health check", name)
