@@ -3,10 +3,15 @@ package hashing
 import (
 	"encoding/binary"
 	"errors"
+	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // readFile reads a test file or fails the test.
@@ -155,5 +160,37 @@ func TestHEIFFormat(t *testing.T) {
 		if got := heifFormat(c.data); got != c.want {
 			t.Errorf("%s: heifFormat = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestHEIFDecodesOneAtATime: concurrent AVIF decodes run one after another (heifSlot). Not
+// parallel: it swaps the AVIF decoder for one that counts how many run at once.
+func TestHEIFDecodesOneAtATime(t *testing.T) {
+	data := readFile(t, "testdata/chelsea.avif")
+	orig := heifDecoders["avif"]
+	defer func() { heifDecoders["avif"] = orig }()
+	var running, most atomic.Int32
+	heifDecoders["avif"] = heifDecoder{
+		decodeConfig: orig.decodeConfig,
+		decode: func(r io.Reader) (image.Image, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(20 * time.Millisecond)
+			return texture(64, 48, 3), nil
+		},
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := DefaultConfig().Decode(data); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d AVIF decodes ran at once, want 1", m)
 	}
 }
