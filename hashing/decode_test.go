@@ -10,7 +10,6 @@ import (
 	"image/color"
 	"image/color/palette"
 	"image/gif"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,13 +99,7 @@ func gray16PNG(t *testing.T) []byte {
 func TestDecodeHostile(t *testing.T) {
 	t.Parallel()
 	jpg := encodeJPEG(t, texture(400, 300, 7), 90)
-	readTestdata := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	readTestdata := func(name string) []byte { return readFile(t, filepath.Join("testdata", name)) }
 	cases := []struct {
 		name    string
 		data    []byte

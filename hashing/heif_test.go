@@ -5,7 +5,6 @@ import (
 	"errors"
 	"image"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,16 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-// readFile reads a test file or fails the test.
-func readFile(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // withBrand returns a copy of a HEIF file whose ftyp box names major as its major brand.
 func withBrand(data []byte, major string) []byte {

@@ -7,6 +7,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"os"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -83,6 +84,16 @@ func pad(m image.Image, frac float64, c color.Color) *image.RGBA {
 }
 
 // fingerprintOf decodes data with the default config and fails the test on error.
+// readFile reads a test file (a path relative to the package) or fails the test.
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func fingerprintOf(t testing.TB, data []byte, p Purpose) *Fingerprint {
 	t.Helper()
 	img, err := DefaultConfig().Decode(data)

@@ -82,16 +82,6 @@ func turboTestJPEG(tb testing.TB, w, h, q int) []byte {
 	return v.([]byte)
 }
 
-// turboTestFile reads hashing/testdata/name.
-func turboTestFile(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatalf("read testdata: %v", err)
-	}
-	return data
-}
-
 // turboStdlibGray decodes data with image/jpeg and converts the result to
 // gray the way a generic Go fallback would (color.GrayModel on RGB).
 func turboStdlibGray(t *testing.T, data []byte) *image.Gray {
@@ -399,7 +389,7 @@ func TestTurboDecodeProgressive(t *testing.T) {
 	turboRequire(t)
 	// testdata/progressive.jpg: 320x240 colour, made with
 	// `cjpeg -progressive -quality 85` (libjpeg-turbo-progs 2.1.5).
-	data := turboTestFile(t, "progressive.jpg")
+	data := readFile(t, filepath.Join("testdata", "progressive.jpg"))
 	w, h, cs, err := turboHeader(data)
 	if err != nil || w != 320 || h != 240 || cs != turboCSYCbCr {
 		t.Fatalf("turboHeader = %d, %d, %d, %v", w, h, cs, err)
@@ -435,7 +425,7 @@ func TestTurboDecodeCMYKUnsupported(t *testing.T) {
 		file string
 		cs   int
 	}{{"cmyk.jpg", turboCSCMYK}, {"ycck.jpg", turboCSYCCK}} {
-		data := turboTestFile(t, c.file)
+		data := readFile(t, filepath.Join("testdata", c.file))
 		w, h, cs, err := turboHeader(data)
 		if err != nil || w != 96 || h != 64 || cs != c.cs {
 			t.Fatalf("%s: turboHeader = %d, %d, %d, %v; want 96, 64, %d", c.file, w, h, cs, err, c.cs)
