@@ -78,12 +78,8 @@ func (c Config) Decode(data []byte) (*Image, error) {
 		}
 		return nil, fmt.Errorf("hashing: %w: %s header: %v", ErrCorrupt, format, err)
 	}
-	if err := c.checkSize(cfg.Width, cfg.Height); err != nil {
+	if err := c.checkSize(cfg.Width, cfg.Height, format); err != nil {
 		return nil, err
-	}
-	if _, heif := heifDecoders[format]; heif && int64(cfg.Width)*int64(cfg.Height) > c.MaxHEIFPixels {
-		return nil, fmt.Errorf("hashing: %w: %d×%d is above max_heif_pixels (%d), the cap on %s images, which are decoded at full size",
-			ErrTooLarge, cfg.Width, cfg.Height, c.MaxHEIFPixels, format)
 	}
 	img := &Image{Format: format, Width: cfg.Width, Height: cfg.Height}
 	var work *image.Gray
@@ -112,8 +108,9 @@ func (c Config) Decode(data []byte) (*Image, error) {
 	return img, nil
 }
 
-// checkSize enforces MaxSide and MaxPixels on a declared size.
-func (c Config) checkSize(w, h int) error {
+// checkSize enforces MaxSide, MaxPixels and, on AVIF and HEIC, MaxHEIFPixels on a declared
+// size.
+func (c Config) checkSize(w, h int, format string) error {
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("hashing: %w: declared size %d×%d", ErrCorrupt, w, h)
 	}
@@ -122,6 +119,10 @@ func (c Config) checkSize(w, h int) error {
 	}
 	if int64(w)*int64(h) > c.MaxPixels {
 		return fmt.Errorf("hashing: %w: %d×%d is above max_pixels (%d)", ErrTooLarge, w, h, c.MaxPixels)
+	}
+	if _, heif := heifDecoders[format]; heif && int64(w)*int64(h) > c.MaxHEIFPixels {
+		return fmt.Errorf("hashing: %w: %d×%d is above max_heif_pixels (%d), the cap on %s images, which are decoded at full size",
+			ErrTooLarge, w, h, c.MaxHEIFPixels, format)
 	}
 	return nil
 }
