@@ -462,8 +462,9 @@ func (r *pipelineRun) stop() {
 
 // benchSubmissionNumber is the number in a submission id the benchmark made ("b12").
 func benchSubmissionNumber(id string) (int, bool) {
-	n, err := strconv.Atoi(strings.TrimPrefix(id, "b"))
-	return n, err == nil && n >= 0 && strings.HasPrefix(id, "b")
+	digits, ok := strings.CutPrefix(id, "b")
+	n, err := strconv.Atoi(digits)
+	return n, ok && err == nil && n >= 0
 }
 
 // bitset is a growable set of small non-negative numbers: the load test's record of which
