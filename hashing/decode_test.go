@@ -150,17 +150,27 @@ func TestDecodeHostile(t *testing.T) {
 	}
 }
 
-// TestDecodeTruncated cuts a JPEG and a PNG at many points: each cut is an error or a
-// fingerprint, never a panic.
+// TestDecodeTruncated cuts a JPEG, a PNG, an AVIF and a HEIC at many points (fewer for the
+// last two, whose WebAssembly decodes are slower): each cut is an error or a fingerprint,
+// never a panic.
 func TestDecodeTruncated(t *testing.T) {
 	t.Parallel()
-	for _, data := range [][]byte{encodeJPEG(t, texture(200, 150, 9), 80), encodePNG(t, texture(100, 80, 10))} {
-		for cut := 0; cut < len(data); cut += 1 + len(data)/97 {
-			img, err := DefaultConfig().Decode(data[:cut])
+	for _, in := range []struct {
+		name string
+		data []byte
+		cuts int
+	}{
+		{"jpeg", encodeJPEG(t, texture(200, 150, 9), 80), 97},
+		{"png", encodePNG(t, texture(100, 80, 10)), 97},
+		{"avif", readFile(t, filepath.Join("testdata", "chelsea.avif")), 23},
+		{"heic", readFile(t, filepath.Join("testdata", "chelsea.heic")), 23},
+	} {
+		for cut := 0; cut < len(in.data); cut += 1 + len(in.data)/in.cuts {
+			img, err := DefaultConfig().Decode(in.data[:cut])
 			if err == nil {
 				img.Fingerprint(Query)
 			} else if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) {
-				t.Fatalf("cut at %d: unexpected error kind: %v", cut, err)
+				t.Fatalf("%s cut at %d: unexpected error kind: %v", in.name, cut, err)
 			}
 		}
 	}
