@@ -2,6 +2,8 @@ package web
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/aura-art/aura/hashing"
@@ -141,13 +143,13 @@ func describe(m verdict.Match, th hashing.Thresholds) evidence {
 	floor := th.Match
 	if m.LowDetail {
 		floor = th.LowDetail
-		e.Details = append(e.Details, fmt.Sprintf("One of the pictures has little detail, so the match was held to the stricter threshold of %s.", pct(th.LowDetail)))
+		e.Details = append(e.Details, fmt.Sprintf("One of the pictures has little detail, so the match was held to the stricter threshold of %s.", thresholdPct(th.LowDetail)))
 	}
 	switch {
 	case m.Score < floor:
-		e.Details = append(e.Details, fmt.Sprintf("The score is below the match threshold of %s.", pct(floor)))
+		e.Details = append(e.Details, fmt.Sprintf("The score is below the match threshold of %s.", thresholdPct(floor)))
 	case m.Score >= th.Forgery && m.Region.IsFull() && !m.Trimmed && m.Angle == 0 && lookupOrientation(m.Orientation).o == hashing.Identity:
-		e.Details = append(e.Details, fmt.Sprintf("At or above %s for the whole, unturned picture: a likely forgery.", pct(th.Forgery)))
+		e.Details = append(e.Details, fmt.Sprintf("At or above %s for the whole, unturned picture: a likely forgery.", thresholdPct(th.Forgery)))
 	}
 	d := m.Distances
 	e.Hashes = []hashLine{
@@ -160,6 +162,12 @@ func describe(m verdict.Match, th hashing.Thresholds) evidence {
 
 // pct formats a score in [0, 1] as a whole percentage, rounded down so that 0.999 is not
 // shown as 100%.
+// thresholdPct writes a threshold as a percentage to a tenth of a point, so a threshold of
+// 0.725 reads 72.5%, not the 72% that a score of 0.724 would seem to pass.
+func thresholdPct(x float64) string {
+	return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) + "%"
+}
+
 func pct(score float64) string {
 	p := int(score*100 + 1e-9)
 	if p < 0 {

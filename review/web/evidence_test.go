@@ -48,8 +48,17 @@ func TestDescribe(t *testing.T) {
 	if e.Hashes[0].Words != "identical" || e.Hashes[1].Words != "very similar" || e.Hashes[2].Distance != 30 {
 		t.Errorf("hash lines %+v", e.Hashes)
 	}
-	if len(e.Details) == 0 || e.Details[len(e.Details)-1] != "The score is below the match threshold of 76%." {
+	if len(e.Details) == 0 || e.Details[len(e.Details)-1] != "The score is below the match threshold of 72.5%." {
 		t.Errorf("details %q: want the threshold named", e.Details)
+	}
+}
+
+func TestThresholdPct(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[float64]string{0.725: "72.5%", 0.8: "80%", 0.85: "85%", 0.7212: "72.1%", 1: "100%"} {
+		if got := thresholdPct(in); got != want {
+			t.Errorf("thresholdPct(%v) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -1,0 +1,60 @@
+package eval
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aura-art/aura/hashing"
+)
+
+// TestFixturesSurviveOverlaysAndTurns checks the transformations the fingerprint was last
+// tuned for on the credited fixture photos and artworks: a logo in each corner, a 4° turn on
+// a black canvas, and gamma 2. Every copy must match its original at the shipped thresholds.
+func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
+	files, err := filepath.Glob("../fixtures/images/*.jpg")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("fixtures: %v (%d files)", err, len(files))
+	}
+	cfg := hashing.DefaultConfig()
+	th := hashing.DefaultThresholds
+	for _, name := range []string{"logo_10", "rotate_4_fill", "gamma_2"} {
+		tr, _ := ByName(name)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref, err := cfg.Decode(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				refFP := ref.Fingerprint(hashing.Reference)
+				src, err := Decode(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The logo's corner and shape come from the seed: four seeds cover
+				// several corners of each picture.
+				for seed := range uint64(4) {
+					out, err := tr.Apply(src, seedFor(seed, f, name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					q, err := cfg.Decode(out)
+					if err != nil {
+						t.Fatal(err)
+					}
+					qFP := q.Fingerprint(hashing.Query)
+					m := hashing.Compare(qFP, refFP)
+					if !th.Accept(m, qFP.LowDetail || refFP.LowDetail) {
+						t.Errorf("%s seed %d: not matched: %s", filepath.Base(f), seed, m.Describe())
+						continue
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,61 @@
+package hashing
+
+import "testing"
+
+// TestCompareCropsOnlyOfTheSameRegion checks that two cropped views are paired only when
+// they are crops of the same region: a crop of the upload compared with another crop of the
+// work would show a different part of the picture, and every such pairing is one more chance
+// for two unrelated pictures to meet.
+func TestCompareCropsOnlyOfTheSameRegion(t *testing.T) {
+	t.Parallel()
+	far := Hashes{P: 0xffff_ffff_0000_0000, D: 0xffff_0000_ffff_0000, A: 0xff00_ff00_ff00_ff00}
+	near := Hashes{P: 0x0123_4567_89ab_cdef, D: 0x0f0f_0f0f_0f0f_0f0f, A: 0x3333_3333_3333_3333}
+	strip := Region{0, 0, 60, 100}
+	query := &Fingerprint{Version: FormatVersion, Views: []View{
+		{Variant{Region: Full}, far},
+		{Variant{Region: strip}, near},
+	}}
+	for _, tc := range []struct {
+		name   string
+		region Region
+		match  bool
+	}{
+		{"same crop", strip, true},
+		{"another crop", Region{40, 0, 60, 100}, false},
+		{"whole picture", Full, true},
+	} {
+		ref := &Fingerprint{Version: FormatVersion, Views: []View{
+			{Variant{Region: Full}, Hashes{P: ^far.P, D: ^far.D, A: ^far.A}},
+			{Variant{Region: tc.region}, near},
+		}}
+		if tc.region.IsFull() {
+			ref.Views = ref.Views[1:]
+		}
+		m := Compare(query, ref)
+		if got := m.Score > 0; got != tc.match {
+			t.Errorf("%s: Compare = %s, want a match %v", tc.name, m.Describe(), tc.match)
+		}
+		if tc.match && (m.Distances != Distances{} || m.Score != 1-Penalties.Crop) {
+			t.Errorf("%s: Compare = %s, want identical hashes less the crop penalty", tc.name, m.Describe())
+		}
+	}
+}
+
+// TestScoreWeights checks the combined distance: the perception hash counts twice, the
+// difference hash once and the average hash a quarter, so one differing pHash bit costs as
+// much as eight aHash bits.
+func TestScoreWeights(t *testing.T) {
+	t.Parallel()
+	if a, b := Score(Distances{P: 1}), Score(Distances{A: 8}); a != b {
+		t.Errorf("Score(pHash 1) = %v, Score(aHash 8) = %v; want them equal", a, b)
+	}
+	if a, b := Score(Distances{D: 2}), Score(Distances{P: 1}); a != b {
+		t.Errorf("Score(dHash 2) = %v, Score(pHash 1) = %v; want them equal", a, b)
+	}
+	if s := Score(Distances{P: 32, D: 32, A: 32}); s != 0 {
+		t.Errorf("Score at half the bits apart = %v, want 0", s)
+	}
+	if s := Score(Distances{}); s != 1 {
+		t.Errorf("Score of identical hashes = %v, want 1", s)
+	}
+}
