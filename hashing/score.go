@@ -65,6 +65,15 @@ func Score(d Distances) float64 {
 	return max(0, 1-2*dist)
 }
 
+// perceptionScore is the score of a pairing of the whole, upright pictures on the perception
+// hash alone: 1 − 2·dP/64. For such a pairing the perception hash alone vouches for a match,
+// as plain pHash does, so an overlay that scatters the difference and average hashes (a tiled
+// watermark moves the difference hash by 20–26 bits and the perception hash by 4–6) does not
+// sink it. It applies to no crop, turn, rotation or trim, where the perception hash alone
+// lets unrelated pictures meet. On the accuracy benchmark it took the tiled watermark from 95%
+// to 97.7% and added no impostor pair above the threshold.
+func perceptionScore(p int) float64 { return max(0, 1-2*float64(p)/64) }
+
 // Match is the evidence for one query matching one reference.
 type Match struct {
 	// Score is the best score over all pairs of views, each less the penalty of its views,
@@ -85,13 +94,12 @@ func (m Match) Describe() string {
 
 // Whole reports whether the match is of the whole picture, upright: no trim, crop, turn or
 // rotation was needed.
-func (m Match) Whole() bool {
-	return !m.Upload.Trimmed && m.Upload.Orientation == Identity && m.Upload.Angle == 0 && m.Upload.Region.IsFull()
-}
+func (m Match) Whole() bool { return m.Upload.whole() }
 
 // Compare returns the best pairing of the query's views with the reference's views. Two
-// views that are both crops are paired only when they are crops of the same region. It does
-// not apply a threshold; see Thresholds.Accept.
+// views that are both crops are paired only when they are crops of the same region; the
+// whole, upright pictures score at least their perceptionScore. It does not apply a
+// threshold; see Thresholds.Accept.
 func Compare(query, ref *Fingerprint) Match {
 	best := Match{Score: -1}
 	for _, q := range query.Views {
@@ -105,7 +113,11 @@ func Compare(query, ref *Fingerprint) Match {
 				continue
 			}
 			d := q.Hashes.Distance(r.Hashes)
-			if s := Score(d) - penalty(q.Variant, r.Variant); s > best.Score {
+			s := Score(d) - penalty(q.Variant, r.Variant)
+			if q.Variant.whole() && r.Variant.whole() {
+				s = max(s, perceptionScore(d.P))
+			}
+			if s > best.Score {
 				best = Match{Score: s, Distances: d, Upload: Variant{
 					Trimmed:     q.Trimmed || r.Trimmed,
 					Orientation: q.Orientation.Inverse(),
@@ -129,4 +141,10 @@ func (t Thresholds) Margin(m Match, lowDetail bool) float64 {
 		return m.Score - t.LowDetail
 	}
 	return m.Score - t.Match
+}
+
+// whole reports whether the variant is the whole picture, upright: no trim, crop, turn or
+// rotation.
+func (v Variant) whole() bool {
+	return !v.Trimmed && v.Orientation == Identity && v.Angle == 0 && v.Region.IsFull()
 }

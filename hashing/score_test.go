@@ -59,3 +59,35 @@ func TestScoreWeights(t *testing.T) {
 		t.Errorf("Score of identical hashes = %v, want 1", s)
 	}
 }
+
+// TestComparePerceptionAloneOnlyForTheWholePicture checks that the perception hash alone
+// vouches for a pairing of the whole, upright pictures, and for no other pairing.
+func TestComparePerceptionAloneOnlyForTheWholePicture(t *testing.T) {
+	t.Parallel()
+	work := Hashes{P: 0x0123_4567_89ab_cdef, D: 0x0f0f_0f0f_0f0f_0f0f, A: 0x3333_3333_3333_3333}
+	// 4 perception bits apart, 30 difference and 30 average bits apart: a watermark's marks.
+	copyOf := Hashes{P: work.P ^ 0xf, D: work.D ^ (1<<30 - 1), A: work.A ^ (1<<30 - 1)<<34}
+	d := copyOf.Distance(work)
+	if d != (Distances{P: 4, D: 30, A: 30}) {
+		t.Fatalf("test hashes %+v apart", d)
+	}
+	for _, tc := range []struct {
+		name string
+		q, r Variant
+		want float64
+	}{
+		{"whole pictures", Variant{Region: Full}, Variant{Region: Full}, 1 - 2*4.0/64},
+		{"a mirror", Variant{Region: Full, Orientation: Mirror}, Variant{Region: Full}, Score(d) - Penalties.Orient},
+		{"a crop", Variant{Region: Full}, Variant{Region: Region{10, 10, 80, 80}}, Score(d) - Penalties.Crop},
+		{"a trim", Variant{Region: Full, Trimmed: true}, Variant{Region: Full}, Score(d) - Penalties.Trim},
+	} {
+		q := &Fingerprint{Version: FormatVersion, Views: []View{{tc.q, copyOf}}}
+		r := &Fingerprint{Version: FormatVersion, Views: []View{{tc.r, work}}}
+		if got := Compare(q, r).Score; got != tc.want {
+			t.Errorf("%s: score %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if Score(d) >= 1-2*4.0/64 {
+		t.Errorf("the combined score %v does not fall below the perception score; the test shows nothing", Score(d))
+	}
+}
