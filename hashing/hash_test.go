@@ -2,8 +2,12 @@ package hashing
 
 import (
 	"errors"
+	"image"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/corona10/goimagehash"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -105,6 +109,48 @@ func TestFingerprintMalformed(t *testing.T) {
 	for _, s := range []string{"", "afp1.", "afp2.QUYB", "afp1.!!!"} {
 		if _, err := ParseFingerprint(s); !errors.Is(err, ErrBadFingerprint) {
 			t.Errorf("ParseFingerprint(%q) = %v, want ErrBadFingerprint", s, err)
+		}
+	}
+}
+
+// TestPerceptionHashIsGoimagehash checks perceptionHash against goimagehash.PerceptionHash,
+// bit for bit, on noise, gradients, flat and two-level pictures (ties at the median) and the
+// views of a photo.
+func TestPerceptionHashIsGoimagehash(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pics []*image.Gray
+	for k := range 200 {
+		g := image.NewGray(image.Rect(0, 0, hashSide, hashSide))
+		for i := range g.Pix {
+			x, y := i%hashSide, i/hashSide
+			switch k % 4 {
+			case 0:
+				g.Pix[i] = uint8(rng.IntN(256))
+			case 1:
+				g.Pix[i] = uint8((x*k + y*(k/3)) % 256)
+			case 2:
+				g.Pix[i] = uint8(k)
+			case 3:
+				g.Pix[i] = uint8(255 * ((x/(1+k%7) + y/(1+k%5)) % 2))
+			}
+		}
+		pics = append(pics, g)
+	}
+	img, err := DefaultConfig().Decode(readFile(t, "../fixtures/images/chelsea-the-cat.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append(slices.Clone(ReferenceVariants), QueryVariants...) {
+		pics = append(pics, toGray(orientFloats(viewSource(img, v), hashSide, v.Orientation), hashSide, hashSide))
+	}
+	for i, g := range pics {
+		want, err := goimagehash.PerceptionHash(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := perceptionHash(g); uint64(got) != want.GetHash() {
+			t.Errorf("picture %d: perceptionHash %016x, goimagehash %016x", i, uint64(got), want.GetHash())
 		}
 	}
 }
