@@ -66,7 +66,7 @@ func TestComparePerceptionAloneOnlyForTheWholePicture(t *testing.T) {
 	t.Parallel()
 	work := Hashes{P: 0x0123_4567_89ab_cdef, D: 0x0f0f_0f0f_0f0f_0f0f, A: 0x3333_3333_3333_3333}
 	// 4 perception bits apart, 30 difference and 30 average bits apart: a watermark's marks.
-	copyOf := Hashes{P: work.P ^ 0xf, D: work.D ^ (1<<30 - 1), A: work.A ^ (1<<30 - 1)<<34}
+	copyOf := Hashes{P: work.P ^ 0xf, D: work.D ^ (1<<30 - 1), A: work.A ^ (1<<30-1)<<34}
 	d := copyOf.Distance(work)
 	if d != (Distances{P: 4, D: 30, A: 30}) {
 		t.Fatalf("test hashes %+v apart", d)
