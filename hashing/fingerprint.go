@@ -108,8 +108,9 @@ func (img *Image) trimmed() bool {
 // of the whole picture downscaled to 16×16. Below 10 the picture counts as low-detail.
 func (img *Image) Detail() float64 { return detail(viewSource(img, Variant{Region: Full})) }
 
-// Fingerprint computes the fingerprint of a normalised image for a purpose. It costs a few
-// hundred microseconds and is safe for concurrent use.
+// Fingerprint computes the fingerprint of a normalised image for a purpose. Each view costs
+// about 0.2 ms on the development machine (a few milliseconds a fingerprint); it is safe for
+// concurrent use.
 func (img *Image) Fingerprint(p Purpose) *Fingerprint {
 	fp := &Fingerprint{Version: FormatVersion}
 	whole := viewSource(img, Variant{Region: Full})
