@@ -78,7 +78,7 @@ var LogoStrips = []Variant{
 // QueryVariants are the views of an upload beyond its eight orientations, each compared
 // with every view of each work: its centre 60%, which a logo in a corner or a caption along
 // an edge leaves untouched; its centre 94% and 88%, which drop the black corners of a
-// picture turned a few degrees on its canvas (the reference's 4° views keep 91–94% of a
+// picture turned a few degrees on its canvas (the reference's 4° views keep 89–94% of a
 // side, depending on the aspect); its four corner crops to 80%, one of which misses any
 // small overlay in a corner; and the LogoStrips.
 var QueryVariants = append([]Variant{
@@ -109,7 +109,7 @@ func (img *Image) trimmed() bool {
 func (img *Image) Detail() float64 { return detail(viewSource(img, Variant{Region: Full})) }
 
 // Fingerprint computes the fingerprint of a normalised image for a purpose. Each view costs
-// about 0.2 ms on the development machine (a few milliseconds a fingerprint); it is safe for
+// about 0.25 ms on the development machine (a few milliseconds a fingerprint); it is safe for
 // concurrent use.
 func (img *Image) Fingerprint(p Purpose) *Fingerprint {
 	fp := &Fingerprint{Version: FormatVersion}

@@ -66,18 +66,25 @@ func Score(d Distances) float64 {
 }
 
 // perceptionScore is the score of a pairing of the whole, upright pictures on the perception
-// hash alone: 1 − 2·dP/64. For such a pairing the perception hash alone vouches for a match,
-// as plain pHash does, so an overlay that scatters the difference and average hashes (a tiled
-// watermark moves the difference hash by 20–26 bits and the perception hash by 4–6) does not
-// sink it. It applies to no crop, turn, rotation or trim, where the perception hash alone
-// lets unrelated pictures meet. On the accuracy benchmark it took the tiled watermark from 95%
-// to 97.7% and added no impostor pair above the threshold.
-func perceptionScore(p int) float64 { return max(0, 1-2*float64(p)/64) }
+// hash alone: 1 − 2·dP/64, capped at PerceptionCap. For such a pairing the perception hash
+// alone vouches for a match, as plain pHash does, so an overlay that scatters the difference
+// and average hashes (a tiled watermark moves the difference hash by 20–26 bits and the
+// perception hash by 4–6) does not sink it. It applies to no crop, turn, rotation or trim,
+// where the perception hash alone lets unrelated pictures meet. On the accuracy benchmark it
+// took the tiled watermark from 95% to 97.7% and added no impostor pair above the threshold.
+func perceptionScore(p int) float64 { return min(PerceptionCap, max(0, 1-2*float64(p)/64)) }
+
+// PerceptionCap caps the score that the perception hash alone gives a pairing of the whole
+// pictures: below the shipped LowDetail (0.80) and Forgery (0.85) thresholds, so the
+// perception hash alone never matches a low-detail picture nor makes a likely forgery; a copy
+// that only it recognises is a derivative (an overlay, a recolour).
+const PerceptionCap = 0.79
 
 // Match is the evidence for one query matching one reference.
 type Match struct {
-	// Score is the best score over all pairs of views, each less the penalty of its views,
-	// in [0, 1].
+	// Score is the best score over all pairs of views, each less the penalty of its views
+	// (for the whole, upright pictures at least their perception hash's score, up to
+	// PerceptionCap), in [0, 1].
 	Score float64 `json:"score"`
 	// Distances are the per-hash Hamming distances of the best pair.
 	Distances Distances `json:"distances"`
@@ -85,16 +92,25 @@ type Match struct {
 	// relative to the work (Mirror: the upload is the work mirrored), Region the part of the
 	// work the upload shows, Angle how far it was rotated.
 	Upload Variant `json:"variant"`
+	// UploadRegion is the part of the upload that matched, when only a part did (a crop of
+	// the upload compared with the whole work, or with the same crop of it): the rest of the
+	// upload differs, as under a logo, a caption or surroundings. Zero: the whole upload.
+	UploadRegion Region `json:"upload_region,omitzero"`
 }
 
 // Describe says in words what the match found, for evidence and logs.
 func (m Match) Describe() string {
-	return fmt.Sprintf("%s, score %.2f (pHash %d, dHash %d, aHash %d of 64 bits apart)", m.Upload, m.Score, m.Distances.P, m.Distances.D, m.Distances.A)
+	in := ""
+	if !m.UploadRegion.IsFull() {
+		r := m.UploadRegion
+		in = fmt.Sprintf(" in the upload's crop(%d,%d,%d,%d)", r.X, r.Y, r.W, r.H)
+	}
+	return fmt.Sprintf("%s%s, score %.2f (pHash %d, dHash %d, aHash %d of 64 bits apart)", m.Upload, in, m.Score, m.Distances.P, m.Distances.D, m.Distances.A)
 }
 
-// Whole reports whether the match is of the whole picture, upright: no trim, crop, turn or
-// rotation was needed.
-func (m Match) Whole() bool { return m.Upload.whole() }
+// Whole reports whether the whole upload matched the whole work, upright: no trim, crop,
+// turn or rotation of either was needed.
+func (m Match) Whole() bool { return m.Upload.whole() && m.UploadRegion.IsFull() }
 
 // Compare returns the best pairing of the query's views with the reference's views. Two
 // views that are both crops are paired only when they are crops of the same region; the
@@ -124,6 +140,9 @@ func Compare(query, ref *Fingerprint) Match {
 					Angle:       r.Angle,
 					Region:      r.Region,
 				}}
+				if !q.Region.IsFull() {
+					best.UploadRegion = q.Region
+				}
 			}
 		}
 	}

@@ -38,6 +38,11 @@ func TestCompareCropsOnlyOfTheSameRegion(t *testing.T) {
 		if tc.match && (m.Distances != Distances{} || m.Score != 1-Penalties.Crop) {
 			t.Errorf("%s: Compare = %s, want identical hashes less the crop penalty", tc.name, m.Describe())
 		}
+		// Only the upload's strip matched: the rest of the upload is something else, so
+		// this is no copy of the whole picture whatever its score.
+		if tc.match && (m.UploadRegion != strip || m.Whole()) {
+			t.Errorf("%s: upload region %+v, Whole %v; want the strip and false", tc.name, m.UploadRegion, m.Whole())
+		}
 	}
 }
 
@@ -76,7 +81,7 @@ func TestComparePerceptionAloneOnlyForTheWholePicture(t *testing.T) {
 		q, r Variant
 		want float64
 	}{
-		{"whole pictures", Variant{Region: Full}, Variant{Region: Full}, 1 - 2*4.0/64},
+		{"whole pictures", Variant{Region: Full}, Variant{Region: Full}, min(PerceptionCap, 1-2*4.0/64)},
 		{"a mirror", Variant{Region: Full, Orientation: Mirror}, Variant{Region: Full}, Score(d) - Penalties.Orient},
 		{"a crop", Variant{Region: Full}, Variant{Region: Region{10, 10, 80, 80}}, Score(d) - Penalties.Crop},
 		{"a trim", Variant{Region: Full, Trimmed: true}, Variant{Region: Full}, Score(d) - Penalties.Trim},
@@ -87,7 +92,23 @@ func TestComparePerceptionAloneOnlyForTheWholePicture(t *testing.T) {
 			t.Errorf("%s: score %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if Score(d) >= 1-2*4.0/64 {
+	if Score(d) >= PerceptionCap {
 		t.Errorf("the combined score %v does not fall below the perception score; the test shows nothing", Score(d))
+	}
+}
+
+// TestPerceptionScoreCapped checks that the perception hash alone never reaches the shipped
+// low-detail and forgery thresholds, however close the perception hashes are.
+func TestPerceptionScoreCapped(t *testing.T) {
+	t.Parallel()
+	th := DefaultThresholds
+	for p := range 65 {
+		s := perceptionScore(p)
+		if s >= th.LowDetail || s >= th.Forgery {
+			t.Errorf("perceptionScore(%d) = %v reaches the low-detail or forgery threshold", p, s)
+		}
+	}
+	if s := perceptionScore(8); s < th.Match {
+		t.Errorf("perceptionScore(8) = %v, below the match threshold %v: it would no longer vouch for a watermarked copy", s, th.Match)
 	}
 }

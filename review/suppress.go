@@ -8,11 +8,13 @@ import (
 	"github.com/aura-art/aura/verdict"
 )
 
-// SamePicture is the lowest score (hashing.Score) between the upright whole views of two
-// pictures at which they count as the same picture for a dismissal: re-encoded, resized or
-// re-saved copies of one file score 0.95 and above, while an edited copy (a crop, a
-// recolour, an overlay) scores lower and is flagged again.
-const SamePicture = 0.94
+// SamePicture is the largest weighted distance 2·dP + dD + dA between the upright whole views
+// of two pictures at which they count as the same picture for a dismissal: re-encoded,
+// resized or re-saved copies of one file are 0–7 apart, while an edited copy (a crop, a
+// recolour, an overlay) is further and is flagged again. It is fixed here rather than read
+// from hashing.Score, whose weights are tuned for matching: a dismissal must not start
+// covering tone-changed copies when they are.
+const SamePicture = 7
 
 // Suppressor is the registry's index.Suppressor over a Store: a candidate work is cleared
 // when a moderator dismissed the same picture against it, or when the claimed creator
@@ -71,7 +73,7 @@ func dismissed(q *hashing.Fingerprint, ws *Suppression) bool {
 		if d.UnmarshalBinary(raw) != nil || len(d.Views) == 0 {
 			continue
 		}
-		if hashing.Score(q.Views[0].Hashes.Distance(d.Views[0].Hashes)) >= SamePicture {
+		if dd := q.Views[0].Hashes.Distance(d.Views[0].Hashes); 2*dd.P+dd.D+dd.A <= SamePicture {
 			return true
 		}
 	}

@@ -55,6 +55,10 @@ type Match struct {
 	Angle int `json:"angle"`
 	// Trimmed reports that borders, pads or screenshot chrome were trimmed to match.
 	Trimmed bool `json:"trimmed"`
+	// UploadRegion is the part of the picture that matched, in percent, when only a part
+	// did (hashing.Match.UploadRegion): the rest of it differs, as under a logo, a caption
+	// or surroundings. Absent when the whole picture matched.
+	UploadRegion hashing.Region `json:"upload_region,omitzero"`
 	// LowDetail reports that one of the pictures has little structure, so the match was
 	// held to Thresholds.LowDetail instead of Thresholds.Match.
 	LowDetail bool `json:"low_detail,omitempty"`
@@ -198,6 +202,12 @@ func NewMatch(c Candidate) Match {
 		Angle:       int(u.Angle),
 		Trimmed:     u.Trimmed,
 		LowDetail:   c.LowDetail,
+		UploadRegion: func() hashing.Region {
+			if c.Match.UploadRegion.IsFull() {
+				return hashing.Region{}
+			}
+			return c.Match.UploadRegion
+		}(),
 		Description: c.Match.Describe(),
 		Suppressed:  c.Suppressed,
 	}

@@ -65,6 +65,9 @@ func TestClassify(t *testing.T) {
 		{"crop", "alice", []verdict.Candidate{cand("w_1", "bob", 0.99, crop)}, verdict.Derivative, []string{"w_1"}},
 		{"rotation", "alice", []verdict.Candidate{cand("w_1", "bob", 0.99, turn)}, verdict.Derivative, []string{"w_1"}},
 		{"trim", "alice", []verdict.Candidate{cand("w_1", "bob", 0.99, trim)}, verdict.Derivative, []string{"w_1"}},
+		{"a part of the upload matched the whole work", "alice", []verdict.Candidate{{WorkID: "w_1", CreatorID: "bob", Match: hashing.Match{
+			Score: 0.99, Upload: whole, UploadRegion: hashing.Region{X: 40, W: 60, H: 100},
+		}}}, verdict.Derivative, []string{"w_1"}},
 		{"dismissed match does not count", "alice", []verdict.Candidate{supp(cand("w_1", "bob", 0.99, whole), verdict.SuppressedDismissed)}, verdict.Clear, []string{"w_1"}},
 		{"licensed match does not count, the next one does", "alice", []verdict.Candidate{
 			supp(cand("w_1", "bob", 0.99, whole), verdict.SuppressedLicensed), cand("w_2", "carol", 0.8, crop),
@@ -161,6 +164,15 @@ func TestJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON (-want +got):\n%s", diff)
+	}
+	// A match of a part of the upload says which part.
+	c.Match.UploadRegion = hashing.Region{X: 0, Y: 40, W: 100, H: 60}
+	b, err = json.Marshal(verdict.NewMatch(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"upload_region":{"x":0,"y":40,"w":100,"h":60}`) {
+		t.Errorf("match JSON lacks its upload region: %s", b)
 	}
 
 	clear, _ := json.Marshal(verdict.Classify("", nil, th))

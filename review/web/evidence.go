@@ -122,18 +122,30 @@ func describe(m verdict.Match, th hashing.Thresholds) evidence {
 		}
 		adjs = append(adjs, fmt.Sprintf("rotated %d° %s", a, dir))
 	}
-	if !m.Region.IsFull() {
+	// sameCrop: the same part of both pictures matched (a logo or caption over the rest).
+	partial := !m.UploadRegion.IsFull()
+	sameCrop := partial && m.UploadRegion == m.Region
+	if !m.Region.IsFull() && !sameCrop {
 		adjs = append(adjs, "cropped")
 	}
 	if m.Trimmed {
 		adjs = append(adjs, "trimmed")
+	}
+	if partial {
+		adjs = append(adjs, "partly covered or framed")
 	}
 	what := "an unaltered copy of the whole work"
 	if len(adjs) > 0 {
 		what = "a " + strings.Join(adjs, ", ") + " copy of the work"
 	}
 	e := evidence{Summary: fmt.Sprintf("%s: %s similar; the upload is %s.", closeness(m.Score, th), pct(m.Score), what)}
-	if !m.Region.IsFull() {
+	switch r := m.UploadRegion; {
+	case sameCrop:
+		e.Details = append(e.Details, fmt.Sprintf("The same %d%% × %d%% of both pictures matched, starting %d%% from the left and %d%% from the top (the box); the rest of the upload differs, as under a logo, a caption or another overlay.", r.W, r.H, r.X, r.Y))
+	case partial:
+		e.Details = append(e.Details, fmt.Sprintf("The work matched %d%% × %d%% of the upload, starting %d%% from its left and %d%% from its top; the rest of the upload differs, as under a logo, a caption or a frame.", r.W, r.H, r.X, r.Y))
+	}
+	if !m.Region.IsFull() && !sameCrop {
 		r := m.Region
 		e.Details = append(e.Details, fmt.Sprintf("It shows %d%% × %d%% of the work, starting %d%% from its left and %d%% from its top (the box).", r.W, r.H, r.X, r.Y))
 	}
@@ -160,14 +172,14 @@ func describe(m verdict.Match, th hashing.Thresholds) evidence {
 	return e
 }
 
-// pct formats a score in [0, 1] as a whole percentage, rounded down so that 0.999 is not
-// shown as 100%.
 // thresholdPct writes a threshold as a percentage to a tenth of a point, so a threshold of
 // 0.725 reads 72.5%, not the 72% that a score of 0.724 would seem to pass.
 func thresholdPct(x float64) string {
 	return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) + "%"
 }
 
+// pct formats a score in [0, 1] as a whole percentage, rounded down so that 0.999 is not
+// shown as 100%.
 func pct(score float64) string {
 	p := int(score*100 + 1e-9)
 	if p < 0 {

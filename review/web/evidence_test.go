@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,10 @@ func TestDescribe(t *testing.T) {
 			"similar: 80% similar; the upload is a rotated 15° clockwise, trimmed copy of the work."},
 		{verdict.Match{Score: 0.5, Orientation: "no-such-orientation"},
 			"weak: 50% similar; the upload is an unaltered copy of the whole work."},
+		{verdict.Match{Score: 0.79, Region: hashing.Region{X: 40, W: 60, H: 100}, UploadRegion: hashing.Region{X: 40, W: 60, H: 100}},
+			"similar: 79% similar; the upload is a partly covered or framed copy of the work."},
+		{verdict.Match{Score: 0.79, Region: hashing.Full, UploadRegion: hashing.Region{X: 20, Y: 20, W: 60, H: 60}},
+			"similar: 79% similar; the upload is a partly covered or framed copy of the work."},
 	}
 	for _, tc := range tests {
 		if got := describe(tc.m, th).Summary; got != tc.want {
@@ -50,6 +55,22 @@ func TestDescribe(t *testing.T) {
 	}
 	if len(e.Details) == 0 || e.Details[len(e.Details)-1] != "The score is below the match threshold of 72.5%." {
 		t.Errorf("details %q: want the threshold named", e.Details)
+	}
+}
+
+// TestDescribePartOfTheUpload checks the details of a match of a part of the upload: the same
+// strip of both pictures (a logo over the rest) is not described as a crop of the work.
+func TestDescribePartOfTheUpload(t *testing.T) {
+	t.Parallel()
+	strip := hashing.Region{X: 40, W: 60, H: 100}
+	e := describe(verdict.Match{Score: 0.8, Region: strip, UploadRegion: strip}, hashing.DefaultThresholds)
+	joined := strings.Join(e.Details, " ")
+	if !strings.Contains(joined, "The same 60% × 100% of both pictures matched") || strings.Contains(joined, "It shows") {
+		t.Errorf("same strip: details %q", e.Details)
+	}
+	e = describe(verdict.Match{Score: 0.8, Region: hashing.Full, UploadRegion: strip}, hashing.DefaultThresholds)
+	if joined := strings.Join(e.Details, " "); !strings.Contains(joined, "The work matched 60% × 100% of the upload, starting 40% from its left") {
+		t.Errorf("part of the upload: details %q", e.Details)
 	}
 }
 
