@@ -75,10 +75,11 @@ func Score(d Distances) float64 {
 func perceptionScore(p int) float64 { return min(PerceptionCap, max(0, 1-2*float64(p)/64)) }
 
 // PerceptionCap caps the score that the perception hash alone gives a pairing of the whole
-// pictures: below the shipped LowDetail (0.80) and Forgery (0.85) thresholds, so the
-// perception hash alone never matches a low-detail picture nor makes a likely forgery; a copy
-// that only it recognises is a derivative (an overlay, a recolour).
-const PerceptionCap = 0.79
+// pictures: below the shipped Forgery threshold (0.85), so the perception hash alone never
+// makes a likely forgery; a copy that only it recognises is a derivative (an overlay, a
+// recolour). A cap of 0.79, under the LowDetail threshold too, cost the tiled watermark 1.4
+// points of recall on the accuracy benchmark and removed no impostor pair.
+const PerceptionCap = 0.84
 
 // Match is the evidence for one query matching one reference.
 type Match struct {
@@ -101,8 +102,11 @@ type Match struct {
 // Describe says in words what the match found, for evidence and logs.
 func (m Match) Describe() string {
 	in := ""
-	if !m.UploadRegion.IsFull() {
-		r := m.UploadRegion
+	switch r := m.UploadRegion; {
+	case r.IsFull():
+	case r == m.Upload.Region:
+		in = " of both"
+	default:
 		in = fmt.Sprintf(" in the upload's crop(%d,%d,%d,%d)", r.X, r.Y, r.W, r.H)
 	}
 	return fmt.Sprintf("%s%s, score %.2f (pHash %d, dHash %d, aHash %d of 64 bits apart)", m.Upload, in, m.Score, m.Distances.P, m.Distances.D, m.Distances.A)

@@ -1,6 +1,9 @@
 package hashing
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestCompareCropsOnlyOfTheSameRegion checks that two cropped views are paired only when
 // they are crops of the same region: a crop of the upload compared with another crop of the
@@ -98,17 +101,35 @@ func TestComparePerceptionAloneOnlyForTheWholePicture(t *testing.T) {
 }
 
 // TestPerceptionScoreCapped checks that the perception hash alone never reaches the shipped
-// low-detail and forgery thresholds, however close the perception hashes are.
+// forgery threshold, however close the perception hashes are.
 func TestPerceptionScoreCapped(t *testing.T) {
 	t.Parallel()
 	th := DefaultThresholds
 	for p := range 65 {
 		s := perceptionScore(p)
-		if s >= th.LowDetail || s >= th.Forgery {
-			t.Errorf("perceptionScore(%d) = %v reaches the low-detail or forgery threshold", p, s)
+		if s >= th.Forgery {
+			t.Errorf("perceptionScore(%d) = %v reaches the forgery threshold", p, s)
 		}
 	}
 	if s := perceptionScore(8); s < th.Match {
 		t.Errorf("perceptionScore(8) = %v, below the match threshold %v: it would no longer vouch for a watermarked copy", s, th.Match)
+	}
+}
+
+// TestDescribeUploadRegion checks the evidence's words for a match of a part of the upload.
+func TestDescribeUploadRegion(t *testing.T) {
+	t.Parallel()
+	strip := Region{0, 0, 60, 100}
+	for _, tc := range []struct {
+		m    Match
+		want string
+	}{
+		{Match{Score: 0.8, Upload: Variant{Region: strip}, UploadRegion: strip}, "crop(0,0,60,100) of both, score 0.80"},
+		{Match{Score: 0.8, Upload: Variant{Region: Full}, UploadRegion: strip}, "identity in the upload's crop(0,0,60,100), score 0.80"},
+		{Match{Score: 0.8, Upload: Variant{Region: Full}}, "identity, score 0.80"},
+	} {
+		if got := tc.m.Describe(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("Describe() = %q, want it to start %q", got, tc.want)
+		}
 	}
 }
