@@ -70,6 +70,14 @@ type Match struct {
 	Suppressed string `json:"suppressed,omitempty"`
 }
 
+// Whole reports whether the whole picture matched the whole work, upright, as
+// hashing.Match.Whole does for the match it was built from: no trim, crop, turn or rotation,
+// and not only a part of the picture.
+func (m Match) Whole() bool {
+	return m.Orientation == hashing.Identity.String() && m.Angle == 0 && !m.Trimmed &&
+		m.Region.IsFull() && m.UploadRegion.IsFull()
+}
+
 // The reasons a match is suppressed (Match.Suppressed, Candidate.Suppressed).
 const (
 	SuppressedDismissed = "dismissed"
@@ -189,26 +197,25 @@ func NewMatch(c Candidate) Match {
 	if region.IsFull() {
 		region = hashing.Full
 	}
+	upload := c.Match.UploadRegion
+	if upload.IsFull() {
+		upload = hashing.Region{} // absent from the JSON
+	}
 	return Match{
-		WorkID:      c.WorkID,
-		CreatorID:   c.CreatorID,
-		CreatorName: c.CreatorName,
-		Title:       c.Title,
-		Score:       c.Match.Score,
-		Distances:   c.Match.Distances,
-		Variant:     u.String(),
-		Orientation: u.Orientation.String(),
-		Region:      region,
-		Angle:       int(u.Angle),
-		Trimmed:     u.Trimmed,
-		LowDetail:   c.LowDetail,
-		UploadRegion: func() hashing.Region {
-			if c.Match.UploadRegion.IsFull() {
-				return hashing.Region{}
-			}
-			return c.Match.UploadRegion
-		}(),
-		Description: c.Match.Describe(),
-		Suppressed:  c.Suppressed,
+		WorkID:       c.WorkID,
+		CreatorID:    c.CreatorID,
+		CreatorName:  c.CreatorName,
+		Title:        c.Title,
+		Score:        c.Match.Score,
+		Distances:    c.Match.Distances,
+		Variant:      u.String(),
+		Orientation:  u.Orientation.String(),
+		Region:       region,
+		Angle:        int(u.Angle),
+		Trimmed:      u.Trimmed,
+		LowDetail:    c.LowDetail,
+		UploadRegion: upload,
+		Description:  c.Match.Describe(),
+		Suppressed:   c.Suppressed,
 	}
 }

@@ -180,3 +180,23 @@ func TestJSON(t *testing.T) {
 		t.Errorf("clear verdict JSON %s: want an empty matches array", clear)
 	}
 }
+
+// TestMatchWholeAgreesWithHashing: the evidence of a match is whole exactly when the
+// hashing match it was built from is, for each way of not being whole.
+func TestMatchWholeAgreesWithHashing(t *testing.T) {
+	t.Parallel()
+	for name, m := range map[string]hashing.Match{
+		"whole":              {Upload: whole},
+		"zero region":        {Upload: hashing.Variant{}},
+		"mirror":             {Upload: mirror},
+		"crop":               {Upload: crop},
+		"turn":               {Upload: turn},
+		"trim":               {Upload: trim},
+		"part of the upload": {Upload: whole, UploadRegion: hashing.Region{X: 40, W: 60, H: 100}},
+		"full upload region": {Upload: whole, UploadRegion: hashing.Full},
+	} {
+		if got, want := verdict.NewMatch(verdict.Candidate{WorkID: "w", Match: m}).Whole(), m.Whole(); got != want {
+			t.Errorf("%s: verdict.Match.Whole = %v, hashing.Match.Whole = %v", name, got, want)
+		}
+	}
+}

@@ -160,7 +160,7 @@ func describe(m verdict.Match, th hashing.Thresholds) evidence {
 	switch {
 	case m.Score < floor:
 		e.Details = append(e.Details, fmt.Sprintf("The score is below the match threshold of %s.", thresholdPct(floor)))
-	case m.Score >= th.Forgery && m.Region.IsFull() && !m.Trimmed && m.Angle == 0 && lookupOrientation(m.Orientation).o == hashing.Identity:
+	case m.Score >= th.Forgery && m.Whole():
 		e.Details = append(e.Details, fmt.Sprintf("At or above %s for the whole, unturned picture: a likely forgery.", thresholdPct(th.Forgery)))
 	}
 	d := m.Distances

@@ -72,6 +72,16 @@ func TestDescribePartOfTheUpload(t *testing.T) {
 	if joined := strings.Join(e.Details, " "); !strings.Contains(joined, "The work matched 60% × 100% of the upload, starting 40% from its left") {
 		t.Errorf("part of the upload: details %q", e.Details)
 	}
+	// However high its score, a match of a part of the upload is no likely forgery
+	// (verdict.Classify calls it a derivative).
+	m := verdict.Match{Score: 0.94, Orientation: "identity", Region: hashing.Full, UploadRegion: strip}
+	if joined := strings.Join(describe(m, hashing.DefaultThresholds).Details, " "); strings.Contains(joined, "likely forgery") {
+		t.Errorf("part of the upload at 0.94: details %q", joined)
+	}
+	m.UploadRegion = hashing.Region{}
+	if joined := strings.Join(describe(m, hashing.DefaultThresholds).Details, " "); !strings.Contains(joined, "likely forgery") {
+		t.Errorf("whole upload at 0.94: details %q, want a likely forgery", joined)
+	}
 }
 
 func TestThresholdPct(t *testing.T) {
