@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,28 +19,37 @@ func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
 	}
 	cfg := hashing.DefaultConfig()
 	th := hashing.DefaultThresholds
+	// Each original once: its registered fingerprint, and its pixels for the transforms.
+	type original struct {
+		file string
+		ref  *hashing.Fingerprint
+		src  image.Image
+	}
+	var origs []original
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := cfg.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		origs = append(origs, original{f, ref.Fingerprint(hashing.Reference), src})
+	}
 	for _, name := range []string{"logo_10", "rotate_4_fill", "gamma_2"} {
 		tr, _ := ByName(name)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			for _, f := range files {
-				data, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ref, err := cfg.Decode(data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				refFP := ref.Fingerprint(hashing.Reference)
-				src, err := Decode(data)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, o := range origs {
 				// The logo's corner and shape come from the seed: four seeds cover
 				// several corners of each picture.
 				for seed := range uint64(4) {
-					out, err := tr.Apply(src, seedFor(seed, f, name))
+					out, err := tr.Apply(o.src, seedFor(seed, o.file, name))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -48,10 +58,8 @@ func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
 						t.Fatal(err)
 					}
 					qFP := q.Fingerprint(hashing.Query)
-					m := hashing.Compare(qFP, refFP)
-					if !th.Accept(m, qFP.LowDetail || refFP.LowDetail) {
-						t.Errorf("%s seed %d: not matched: %s", filepath.Base(f), seed, m.Describe())
-						continue
+					if m := hashing.Compare(qFP, o.ref); !th.Accept(m, qFP.LowDetail || o.ref.LowDetail) {
+						t.Errorf("%s seed %d: not matched: %s", filepath.Base(o.file), seed, m.Describe())
 					}
 				}
 			}

@@ -83,7 +83,6 @@ func pad(m image.Image, frac float64, c color.Color) *image.RGBA {
 	return out
 }
 
-// fingerprintOf decodes data with the default config and fails the test on error.
 // readFile reads a test file (a path relative to the package) or fails the test.
 func readFile(t testing.TB, name string) []byte {
 	t.Helper()
@@ -94,6 +93,7 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
+// fingerprintOf decodes data with the default config and fails the test on error.
 func fingerprintOf(t testing.TB, data []byte, p Purpose) *Fingerprint {
 	t.Helper()
 	img, err := DefaultConfig().Decode(data)
