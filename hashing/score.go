@@ -153,6 +153,31 @@ func Compare(query, ref *Fingerprint) Match {
 	return best
 }
 
+// PairRadius is the largest perception-hash distance at which Compare can score the pairing
+// of a query view of variant q with a reference view of variant r at t or more, or -1 when it
+// cannot at any distance: they are crops of different regions, or even identical hashes
+// score below t. It is at most MaxPDistance. The score of a pairing falls as any of its
+// distances grows, so a search that looks for the views of variant r only within
+// PairRadius(q, r, t) of a query view of variant q misses no pairing that scores t; a
+// matcher uses it to search each kind of reference view no further than it must.
+func PairRadius(q, r Variant, t float64) int {
+	if !q.Region.IsFull() && !r.Region.IsFull() && q.Region != r.Region {
+		return -1
+	}
+	pen, whole := penalty(q, r), q.whole() && r.whole()
+	for p := MaxPDistance; p >= 0; p-- {
+		// Compare's score of the pairing at distances (p, 0, 0), compared as Margin does.
+		s := Score(Distances{P: p}) - pen
+		if whole {
+			s = max(s, perceptionScore(p))
+		}
+		if s-t >= 0 {
+			return p
+		}
+	}
+	return -1
+}
+
 // Accept reports whether a match is strong enough, given whether either picture is
 // low-detail.
 func (t Thresholds) Accept(m Match, lowDetail bool) bool { return t.Margin(m, lowDetail) >= 0 }

@@ -133,3 +133,67 @@ func TestDescribeUploadRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestPairRadius checks that PairRadius bounds every pairing Compare accepts, and is tight:
+// at the radius itself, with the other hashes identical, the pairing is accepted.
+func TestPairRadius(t *testing.T) {
+	t.Parallel()
+	var variants []Variant
+	for _, b := range []Variant{{Region: Full}, {Trimmed: true, Region: Full}} {
+		for o := range Orientation(8) {
+			b.Orientation = o
+			variants = append(variants, b)
+		}
+	}
+	variants = append(variants, QueryVariants...)
+	variants = append(variants, ReferenceVariants...)
+	hashes := func(p, d, a int) Hashes {
+		return Hashes{P: Hash(1<<p - 1), D: Hash(1<<d - 1), A: Hash(1<<a - 1)}
+	}
+	checked := 0
+	for _, th := range []float64{-0.5, 0, 0.35, 0.6, 0.725, 0.8, 0.85, 0.9, 1} {
+		for _, q := range variants {
+			for _, r := range variants {
+				rad := PairRadius(q, r, th)
+				if rad > MaxPDistance {
+					t.Fatalf("PairRadius(%v, %v, %v) = %d, above MaxPDistance %d", q, r, th, rad, MaxPDistance)
+				}
+				qf := &Fingerprint{Version: FormatVersion, Views: []View{{Variant: q}}}
+				rf := &Fingerprint{Version: FormatVersion, Views: []View{{Variant: r}}}
+				accepts := func(p, d, a int) bool {
+					qf.Views[0].Hashes, rf.Views[0].Hashes = hashes(p, d, a), Hashes{}
+					m := Compare(qf, rf)
+					return m.Score > -1 && (Thresholds{Match: th}).Accept(m, false)
+				}
+				if rad >= 0 && !accepts(rad, 0, 0) {
+					t.Errorf("PairRadius(%v, %v, %v) = %d, but that distance with the other hashes equal is not accepted", q, r, th, rad)
+				}
+				for p := 0; p <= 20; p += 1 {
+					for _, da := range [][2]int{{0, 0}, {0, 9}, {3, 0}, {5, 17}} {
+						if accepts(p, da[0], da[1]) && p > rad {
+							t.Errorf("PairRadius(%v, %v, %v) = %d, but distances (%d, %d, %d) are accepted", q, r, th, rad, p, da[0], da[1])
+						}
+						checked++
+					}
+				}
+			}
+		}
+	}
+	// The shipped thresholds: the whole upright pictures are searched to MaxPDistance, a
+	// mirror against a crop of the work no further than 9, and different crops not at all.
+	crop := ReferenceVariants[0]
+	for _, c := range []struct {
+		q, r Variant
+		want int
+	}{
+		{Variant{Region: Full}, Variant{Region: Full}, 12},
+		{Variant{Region: Full, Orientation: Mirror}, crop, 9},
+		{Variant{Region: Full}, crop, 11},
+		{Variant{Region: Region{20, 20, 60, 60}}, Variant{Region: Region{0, 0, 60, 100}}, -1},
+	} {
+		if got := PairRadius(c.q, c.r, DefaultThresholds.Match); got != c.want && MaxPDistance == 12 {
+			t.Errorf("PairRadius(%v, %v, shipped) = %d, want %d", c.q, c.r, got, c.want)
+		}
+	}
+	t.Logf("%d pairings checked", checked)
+}

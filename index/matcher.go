@@ -2,6 +2,7 @@ package index
 
 import (
 	"cmp"
+	"math"
 	"math/bits"
 	"runtime"
 	"slices"
@@ -47,6 +48,9 @@ type Matcher struct {
 	readyOnce sync.Once
 
 	scratch chan *lookupScratch // reusable lookup buffers, a few per core
+
+	radMemo sync.Map     // radiusKey -> [numGroups]int8 (see radii)
+	radN    atomic.Int32 // entries stored in radMemo since it was last cleared
 }
 
 // layout sets the sizes of the tiers (see matcher_state.go) and how segments are indexed.
@@ -182,7 +186,7 @@ func (m *Matcher) settleLocked() { m.snap.Store(m.st.snapshot()) }
 // into the base when it is full.
 func (m *Matcher) compactTailLocked() {
 	st := m.st
-	mid, dropped := rebuild([]*segment{st.mid, st.tail}, st.dead.has, planningRadius(), m.cfg)
+	mid, dropped := rebuild([]*segment{st.mid, st.tail}, st.dead.has, planningRadius(), m.cfg, st.vgroups)
 	st.mid, st.tail = mid, newSegment()
 	st.free = append(st.free, dropped...)
 	if st.mid.len() >= m.cfg.midMax && !st.merging {
@@ -197,17 +201,18 @@ type mergeJob struct {
 	dead         deadSet
 	r            int
 	cfg          layout
+	vgroups      [][]uint8
 }
 
 func (j *mergeJob) run() (*segment, []uint32) {
-	return rebuild([]*segment{j.base, j.frozen}, j.dead.has, j.r, j.cfg)
+	return rebuild([]*segment{j.base, j.frozen}, j.dead.has, j.r, j.cfg, j.vgroups)
 }
 
 // startMergeLocked freezes the mid segment and merges it into the base: in the background
 // while Run is active (Run waits for it before it returns), at once otherwise.
 func (m *Matcher) startMergeLocked() {
 	st := m.st
-	j := &mergeJob{st: st, base: st.base, frozen: st.mid, dead: st.dead.freeze(), r: planningRadius(), cfg: m.cfg}
+	j := &mergeJob{st: st, base: st.base, frozen: st.mid, dead: st.dead.freeze(), r: planningRadius(), cfg: m.cfg, vgroups: st.vgroups}
 	st.frozen, st.mid, st.merging = st.mid, nil, true
 	if !m.running {
 		m.installMergeLocked(j.run())
@@ -261,7 +266,7 @@ func (m *Matcher) Stats() MatcherStats {
 type lookupScratch struct {
 	stamp []uint32 // stamp[segOff+w] == gen: work w of the segment was seen by this lookup
 	gen   uint32
-	qps   []uint64 // the query's distinct P hashes
+	qps   []qview // the query's distinct P hashes and how far to search for each
 	spans []span
 	hits  []uint64
 	cands []cand
@@ -299,11 +304,21 @@ func (m *Matcher) putScratch(sc *lookupScratch) {
 	}
 }
 
+// qview is a distinct P hash of a query and how far each group of views (groupOf) must be
+// searched for it: -1 not at all.
+type qview struct {
+	p uint64
+	r [numGroups]int8
+}
+
 // Lookup returns every enabled work that th accepts for the query q, best score first (ties
 // by work id), at most limit of them (0: no limit): exactly the works for which
 // th.Accept(hashing.Compare(q, work), q.LowDetail || work.LowDetail) holds. It reads
 // hashing.MaxPDistance at each call. It never blocks and is safe for concurrent use; it sees
 // the changes published before it started.
+//
+// Each query view searches each group of views only as far as hashing.PairRadius says a
+// pairing with any view of the group could still reach the lowest threshold that may apply.
 func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit int) []Candidate {
 	if q == nil {
 		return nil
@@ -319,23 +334,28 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 	sc := m.getScratch(sn.total)
 	defer m.putScratch(sc)
 	sc.qps = sc.qps[:0]
-	for _, v := range q.Views {
-		if !slices.Contains(sc.qps, uint64(v.P)) {
-			sc.qps = append(sc.qps, uint64(v.P))
-		}
+	if !all {
+		sc.qps = m.queryViews(sn, q, th, sc.qps)
 	}
 	for i, sg := range sn.segs {
 		switch {
 		case all:
-			sc.linear(sn, i, sg, -1)
-		case sg.tabs == nil:
-			sc.linear(sn, i, sg, r)
+			sc.linear(sn, i, sg, true)
+		case !sg.indexed():
+			sc.linear(sn, i, sg, false)
 		default:
-			pl := sg.plan(r)
-			if !sg.forceIndex && pl.cost >= float64(sg.views())*costLinear {
-				sc.linear(sn, i, sg, r)
+			cost := 0.0
+			for _, qv := range sc.qps {
+				for g, ix := range sg.idx {
+					if ix != nil && qv.r[g] >= 0 {
+						cost += ix.plan(int(qv.r[g])).cost
+					}
+				}
+			}
+			if !sg.forceIndex && cost >= float64(sg.views()*len(sc.qps))*costLinear {
+				sc.linear(sn, i, sg, false)
 			} else {
-				sc.search(sn, i, sg, pl, r)
+				sc.search(sn, i, sg)
 			}
 		}
 	}
@@ -361,25 +381,92 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 	return out
 }
 
-// linear adds the live works of sg with a view within r of a query view (every live work
-// when r < 0).
-func (sc *lookupScratch) linear(sn *snapshot, si int, sg *segment, r int) {
+// queryViews appends the distinct P hashes of q with the radius to search each group of views
+// for them: the largest hashing.PairRadius of the hash's views with any variant of the group
+// in the snapshot's variant lists, at any threshold of th that may apply. Hashes that need no
+// search are left out.
+func (m *Matcher) queryViews(sn *snapshot, q *hashing.Fingerprint, th hashing.Thresholds, out []qview) []qview {
+	for _, v := range q.Views {
+		rad := m.radii(sn, v.Variant, th, q.LowDetail)
+		if rad == [numGroups]int8{-1, -1} {
+			continue
+		}
+		i := slices.IndexFunc(out, func(x qview) bool { return x.p == uint64(v.P) })
+		if i < 0 {
+			out = append(out, qview{p: uint64(v.P), r: rad})
+			continue
+		}
+		for g := range rad {
+			out[i].r[g] = max(out[i].r[g], rad[g])
+		}
+	}
+	return out
+}
+
+// radiusKey is what the search radii of a query view depend on.
+type radiusKey struct {
+	v           hashing.Variant
+	match, low  uint64 // the thresholds' bits (a NaN is then a key like any other)
+	lowQuery    bool
+	maxP        int
+	penalties   [4]float64
+	variantSets int // variant lists in the snapshot: they are append-only
+}
+
+// maxRadiusMemo bounds the memo of radii; callers use a handful of thresholds and variants.
+const maxRadiusMemo = 4096
+
+// radii returns how far each group of views must be searched for a query view of variant v
+// (see queryViews), memoised.
+func (m *Matcher) radii(sn *snapshot, v hashing.Variant, th hashing.Thresholds, lowQuery bool) [numGroups]int8 {
+	pen := hashing.Penalties
+	k := radiusKey{v: v, match: math.Float64bits(th.Match), low: math.Float64bits(th.LowDetail), lowQuery: lowQuery,
+		maxP: hashing.MaxPDistance, penalties: [4]float64{pen.Orient, pen.Crop, pen.Rotate, pen.Trim}, variantSets: len(sn.vlists)}
+	if r, ok := m.radMemo.Load(k); ok {
+		return r.([numGroups]int8)
+	}
+	ts := []float64{th.LowDetail}
+	if !lowQuery {
+		ts = append(ts, th.Match)
+	}
+	r := [numGroups]int8{-1, -1}
+	for i, vl := range sn.vlists {
+		for j, rv := range vl {
+			g := sn.vgroups[i][j]
+			for _, t := range ts {
+				r[g] = max(r[g], int8(hashing.PairRadius(v, rv, t)))
+			}
+		}
+	}
+	if m.radN.Add(1) > maxRadiusMemo {
+		m.radMemo.Clear()
+		m.radN.Store(0)
+	}
+	m.radMemo.Store(k, r)
+	return r
+}
+
+// linear adds the live works of sg with a view within its group's radius of a query view
+// (every live work when all is set).
+func (sc *lookupScratch) linear(sn *snapshot, si int, sg *segment, all bool) {
 	for w := range uint32(sg.len()) {
 		if sn.dead.has(sg.slot[w]) {
 			continue
 		}
-		if r < 0 || sc.near(sg, w, r) {
+		if all || sc.near(sn, sg, w) {
 			sc.cands = append(sc.cands, cand{si, w})
 		}
 	}
 }
 
-// near reports whether a view of work w is within r of a query view.
-func (sc *lookupScratch) near(sg *segment, w uint32, r int) bool {
-	for v := sg.viewOff[w]; v < sg.viewOff[w+1]; v++ {
-		p := sg.p.at(v)
+// near reports whether a view of work w is within its group's radius of a query view.
+func (sc *lookupScratch) near(sn *snapshot, sg *segment, w uint32) bool {
+	v0, v1 := sg.viewOff[w], sg.viewOff[w+1]
+	vg := sn.vgroups[sg.vlist[w]]
+	for v := v0; v < v1; v++ {
+		p, g := sg.p.at(v), vg[v-v0]
 		for _, q := range sc.qps {
-			if bits.OnesCount64(p^q) <= r {
+			if bits.OnesCount64(p^q.p) <= int(q.r[g]) {
 				return true
 			}
 		}
@@ -397,29 +484,40 @@ func nearOne(sg *segment, w uint32, q uint64, r int) bool {
 	return false
 }
 
-// search adds the live works of sg with a view within r of a query view, through its index.
-func (sc *lookupScratch) search(sn *snapshot, si int, sg *segment, pl *plan, r int) {
+// search adds the live works of sg with a view within its group's radius of a query view,
+// through the group's index.
+func (sc *lookupScratch) search(sn *snapshot, si int, sg *segment) {
 	off, st, gen := sn.segOff[si], sc.stamp, sc.gen
-	for _, q := range sc.qps {
-		for ti := range sg.tabs {
-			rt := pl.radii[ti]
-			if rt < 0 {
+	for _, qv := range sc.qps {
+		q := qv.p
+		for g, ix := range sg.idx {
+			r := int(qv.r[g])
+			if ix == nil || r < 0 {
 				continue
 			}
-			t := &sg.tabs[ti]
-			sc.spans = t.gatherSpans(q, rt, r, sc.spans[:0])
-			sc.hits = scanSpans(t.post, sc.spans, t.partial(q), t.pmask, sc.hits[:0])
-			for _, x := range sc.hits {
-				w := uint32(x >> sg.partBits)
-				if st[off+int(w)] == gen {
+			pl := ix.plan(r)
+			for ti := range ix.tabs {
+				rt := pl.radii[ti]
+				if rt < 0 {
 					continue
 				}
-				if !t.exact && !nearOne(sg, w, q, r) {
-					continue
-				}
-				st[off+int(w)] = gen
-				if !sn.dead.has(sg.slot[w]) {
-					sc.cands = append(sc.cands, cand{si, w})
+				t := &ix.tabs[ti]
+				sc.spans = t.gatherSpans(q, rt, r, sc.spans[:0])
+				sc.hits = scanSpans(t.post, sc.spans, t.partial(q), t.pmask, sc.hits[:0])
+				for _, x := range sc.hits {
+					w := uint32(x >> sg.partBits)
+					if st[off+int(w)] == gen {
+						continue
+					}
+					// An inexact posting is checked against every view of the work: a
+					// superset of the group's, so no match is lost.
+					if !t.exact && !nearOne(sg, w, q, r) {
+						continue
+					}
+					st[off+int(w)] = gen
+					if !sn.dead.has(sg.slot[w]) {
+						sc.cands = append(sc.cands, cand{si, w})
+					}
 				}
 			}
 		}
@@ -449,16 +547,17 @@ type plan struct {
 	cost  float64 // modelled, per query view
 }
 
-// planCache remembers a segment's plan for the last radius asked.
-type planCache struct{ p atomic.Pointer[plan] }
+// planCache remembers an index's plan for each radius asked.
+type planCache struct{ p [64]atomic.Pointer[plan] }
 
-func (sg *segment) plan(r int) *plan {
-	if p := sg.pc.p.Load(); p != nil && p.r == r {
+// plan returns how the index is searched at radius r, 0 <= r < 64.
+func (ix *mihIndex) plan(r int) *plan {
+	if p := ix.pc.p[r].Load(); p != nil {
 		return p
 	}
-	radii, cost := planRadii(sg.tabs, sg.views(), r)
+	radii, cost := planRadii(ix.tabs, ix.views, r)
 	p := &plan{r: r, cost: cost}
 	copy(p.radii[:], radii)
-	sg.pc.p.Store(p)
+	ix.pc.p[r].Store(p)
 	return p
 }

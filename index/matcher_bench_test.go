@@ -29,7 +29,34 @@ var (
 	matcherBig   = flag.Bool("matcher.big", false, "also run the matcher benchmarks at 1M works (and 200k works in Redis)")
 	matcherHuge  = flag.Bool("matcher.huge", false, "also run the lookup benchmarks at 10M works (about 12 GB)")
 	matcherRedis = flag.Int("matcher.redis", 0, "works in Redis for BenchmarkMatcherLoadRedis (default 20000, 200000 with -matcher.big)")
+	matcherShape = flag.String("matcher.shape", "shipped", "fingerprint shape of the benchmarks: shipped (hashing's ReferenceVariants and QueryVariants: 36 and 19 views) or small (the tests' fixed lists: 14 and 17 views, the shape of the figures before session 6)")
 )
+
+// benchRefVariants and benchQueryVariants are the views beyond the whole picture of the
+// benchmarks' works and the views of their queries, by -matcher.shape.
+func benchRefVariants() []hashing.Variant {
+	if *matcherShape == "small" {
+		return testRefVariants
+	}
+	return hashing.ReferenceVariants
+}
+
+func benchQueryVariants() []hashing.Variant {
+	var vs []hashing.Variant
+	trims := []bool{false}
+	if *matcherShape == "small" {
+		trims = append(trims, true)
+	}
+	for _, tr := range trims {
+		for o := range hashing.Orientation(8) {
+			vs = append(vs, hashing.Variant{Trimmed: tr, Orientation: o, Region: hashing.Full})
+		}
+	}
+	if *matcherShape == "small" {
+		return append(vs, testQueryVariants...)
+	}
+	return append(vs, hashing.QueryVariants...)
+}
 
 // memStore serves LoadWorks from memory and has no changes: the cold start of a matcher
 // without the store's cost.
@@ -72,7 +99,7 @@ func (s *memStore) WaitChanges(ctx context.Context, after uint64, limit int) ([]
 	return nil, ctx.Err()
 }
 
-// benchEntries returns n works with random 14-view reference fingerprints.
+// benchEntries returns n works with random reference fingerprints (benchEntry).
 func benchEntries(n int, seed uint64) []index.MatchEntry {
 	g := newFPGen(seed)
 	out := make([]index.MatchEntry, n)
@@ -82,29 +109,26 @@ func benchEntries(n int, seed uint64) []index.MatchEntry {
 	return out
 }
 
-// benchEntry returns a work, one of n, with a random 14-view reference fingerprint.
+// benchEntry returns a work, one of n, with a random reference fingerprint: the whole
+// picture, its trimmed box and benchRefVariants (36 views in the shipped shape, 14 in the small).
 func benchEntry(g fpGen, n int) index.MatchEntry {
-	fp := &hashing.Fingerprint{Version: hashing.FormatVersion, Views: make([]hashing.View, 0, 14)}
+	rv := benchRefVariants()
+	fp := &hashing.Fingerprint{Version: hashing.FormatVersion, Views: make([]hashing.View, 0, 2+len(rv))}
 	fp.Views = append(fp.Views, hashing.View{Variant: hashing.Variant{Region: hashing.Full}, Hashes: g.hashes()},
 		hashing.View{Variant: hashing.Variant{Trimmed: true, Region: hashing.Full}, Hashes: g.hashes()})
-	for _, v := range testRefVariants {
+	for _, v := range rv {
 		fp.Views = append(fp.Views, hashing.View{Variant: v, Hashes: g.hashes()})
 	}
 	return index.MatchEntry{ID: fmt.Sprintf("w_%016x", g.r.Uint64()), CreatorID: fmt.Sprintf("c_%d", g.r.IntN(n/10+1)), Fingerprint: fp}
 }
 
-// benchQueries returns 17-view query fingerprints: near copies of random works (each view a
-// random view of the work with 0 to 4 P bits and up to 6 D and A bits flipped) when near,
-// unrelated random ones otherwise.
+// benchQueries returns query fingerprints of benchQueryVariants (19 views in the shipped
+// shape, 17 in the small): near copies of random works (each view a random view of the work
+// with 0 to 4 P bits and up to 6 D and A bits flipped) when near, unrelated random ones
+// otherwise.
 func benchQueries(entries []index.MatchEntry, n int, near bool, seed uint64) []*hashing.Fingerprint {
 	g := newFPGen(seed)
-	var variants []hashing.Variant
-	for _, tr := range []bool{false, true} {
-		for o := range hashing.Orientation(8) {
-			variants = append(variants, hashing.Variant{Trimmed: tr, Orientation: o, Region: hashing.Full})
-		}
-	}
-	variants = append(variants, testQueryVariants...)
+	variants := benchQueryVariants()
 	out := make([]*hashing.Fingerprint, n)
 	for i := range out {
 		src := entries[g.r.IntN(len(entries))].Fingerprint
@@ -208,7 +232,7 @@ func benchSizes() []int {
 	return sizes
 }
 
-// BenchmarkMatcherLookup measures one lookup of a 17-view query among n works of 14 views, at
+// BenchmarkMatcherLookup measures one lookup of a query among n works (see -matcher.shape), at
 // several hashing.MaxPDistance values, for near copies of registered works and for unrelated
 // pictures, one goroutine. It reports the 99th percentile latency (p99-ns) and lookups/s.
 func BenchmarkMatcherLookup(b *testing.B) {

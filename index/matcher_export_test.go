@@ -26,7 +26,7 @@ func SetMatcherLayout(m *Matcher, tailMax, midMax, minIndexedViews int, widths [
 func MatcherSegments(m *Matcher) (works []int, indexed []bool) {
 	for _, sg := range m.snap.Load().segs {
 		works = append(works, sg.len())
-		indexed = append(indexed, sg.tabs != nil)
+		indexed = append(indexed, sg.indexed())
 	}
 	return works, indexed
 }

@@ -164,7 +164,7 @@ func (m *Matcher) load(ctx context.Context, s Store) (uint64, time.Duration, err
 	m.mu.Lock()
 	cfg := m.cfg
 	m.mu.Unlock()
-	base.index(planningRadius(), cfg)
+	base.index(planningRadius(), cfg, st.vgroups)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st.base = base

@@ -105,6 +105,7 @@ type state struct {
 	creators   []string // interned creator ids; append-only, shared with snapshots
 	creatorIdx map[string]uint32
 	vlists     [][]hashing.Variant // interned lists of view variants; append-only, shared
+	vgroups    [][]uint8           // the index group of each view of each list (groupOf); likewise
 	vlistIdx   map[string]uint32
 	vkey       []byte // scratch for vlistIdx keys
 
@@ -190,10 +191,15 @@ func (st *state) internVariants(views []hashing.View) uint32 {
 	for j, v := range views {
 		vl[j] = v.Variant
 	}
+	vg := make([]uint8, len(views))
+	for j, v := range views {
+		vg[j] = groupOf(v.Variant)
+	}
 	i := uint32(len(st.vlists))
 	st.vlists = append(st.vlists, vl)
+	st.vgroups = append(st.vgroups, vg)
 	st.vlistIdx[string(k)] = i
-	st.internBytes += int64(len(vl))*8 + 24 + int64(len(k)) + 24
+	st.internBytes += int64(len(vl))*8 + 24 + int64(len(vg)) + 24 + int64(len(k)) + 24
 	return i
 }
 
@@ -217,8 +223,9 @@ func matchable(e MatchEntry) bool {
 }
 
 // rebuild returns a segment of the works of srcs that are not dead in dead, indexed for radius
-// r when large enough, and the slots of the dead works it dropped.
-func rebuild(srcs []*segment, dead func(uint32) bool, r int, cfg layout) (*segment, []uint32) {
+// r when large enough, and the slots of the dead works it dropped. vgroups are the state's
+// (state.vgroups) when the sources were frozen.
+func rebuild(srcs []*segment, dead func(uint32) bool, r int, cfg layout, vgroups [][]uint8) (*segment, []uint32) {
 	nw := 0
 	for _, s := range srcs {
 		if s != nil {
@@ -241,20 +248,22 @@ func rebuild(srcs []*segment, dead func(uint32) bool, r int, cfg layout) (*segme
 		}
 	}
 	out.trim()
-	out.index(r, cfg)
+	out.index(r, cfg, vgroups)
 	return out, dropped
 }
 
-// index builds the segment's multi-index for radius r, unless it is small enough to scan.
-func (sg *segment) index(r int, cfg layout) {
+// index builds the segment's multi-indexes for radius r, unless it is small enough to scan.
+func (sg *segment) index(r int, cfg layout, vgroups [][]uint8) {
 	if sg.views() < cfg.minIndexed {
 		return
 	}
-	w := cfg.widths
-	if w == nil {
-		w = chooseChunks(sg.len(), sg.views(), r)
+	widths := func(views int) []int {
+		if cfg.widths != nil {
+			return cfg.widths
+		}
+		return chooseChunks(sg.len(), views, r)
 	}
-	sg.buildIndex(w, cfg.maxPartBits)
+	sg.buildIndex(widths, cfg.maxPartBits, vgroups)
 	sg.forceIndex = cfg.forceIndex
 }
 
@@ -277,6 +286,7 @@ type snapshot struct {
 	dead     deadSet
 	creators []string
 	vlists   [][]hashing.Variant
+	vgroups  [][]uint8
 
 	live, views int
 	bytes       int64
@@ -288,6 +298,7 @@ func (st *state) snapshot() *snapshot {
 		dead:     st.dead.freeze(),
 		creators: st.creators,
 		vlists:   st.vlists,
+		vgroups:  st.vgroups,
 		live:     st.live,
 		views:    st.views,
 	}

@@ -263,6 +263,28 @@ func (md *model) randomQuery(r int) *hashing.Fingerprint {
 	return q
 }
 
+// boundaryQuery is an unrelated fingerprint but for one view, which is exactly as far from a
+// view of a work (enabled or not) as th still accepts for their pairing (hashing.PairRadius),
+// with the other hashes equal: only a search that reaches that radius finds the work.
+func (md *model) boundaryQuery(th hashing.Thresholds) *hashing.Fingerprint {
+	g := md.g
+	q := g.query()
+	e, ok := md.works[md.ids[g.r.IntN(len(md.ids))]]
+	if !ok {
+		return q
+	}
+	v := &q.Views[g.r.IntN(len(q.Views))]
+	rv := e.Fingerprint.Views[g.r.IntN(len(e.Fingerprint.Views))]
+	t := th.Match
+	if q.LowDetail || e.Fingerprint.LowDetail {
+		t = th.LowDetail
+	}
+	if rad := hashing.PairRadius(v.Variant, rv.Variant, t); rad >= 0 {
+		v.Hashes = hashing.Hashes{P: g.flip(rv.P, rad), D: rv.D, A: rv.A}
+	}
+	return q
+}
+
 // check compares a lookup with the linear scan.
 func (md *model) check(q *hashing.Fingerprint, th hashing.Thresholds, limit int) int {
 	md.t.Helper()
@@ -276,26 +298,36 @@ func (md *model) check(q *hashing.Fingerprint, th hashing.Thresholds, limit int)
 
 // TestMatcherExact checks Lookup against a linear scan over random changes and queries, for
 // several radii and chunkings, with tiers small enough that works move through the tail, the
-// mid segment and merges into the base, and with postings too short to be exact.
+// mid segment and merges into the base, and with postings too short to be exact. The low
+// thresholds let MaxPDistance gate the search; at the shipped ones (and others near them),
+// hashing.PairRadius does, and the queries' near views are spread over the distances where a
+// pairing stops being accepted.
 func TestMatcherExact(t *testing.T) {
-	th := hashing.Thresholds{Match: 0.35, LowDetail: 0.5}
+	low := hashing.Thresholds{Match: 0.35, LowDetail: 0.5}
+	shipped := hashing.DefaultThresholds
 	type config struct {
 		name    string
 		widths  []int
 		part    int   // cap on posting bits
 		radii   []int // MaxPDistance values
 		tailMax int
+		th      hashing.Thresholds
 	}
 	all := []int{0, 5, 8, 12, 16, 24, 64}
 	configs := []config{
-		{"auto", nil, 0, all, 9},
-		{"4x16", []int{16, 16, 16, 16}, 0, all, 9},
-		{"5x13", []int{13, 13, 13, 13, 12}, 0, all, 9},
-		{"6x11", []int{11, 11, 11, 11, 10, 10}, 0, all, 9},
-		{"3x22", []int{22, 21, 21}, 0, []int{0, 8, 12}, 40},
-		{"uneven", []int{4, 22, 22, 16}, 0, []int{3, 12, 16}, 40},
-		{"auto-inexact", nil, 24, []int{5, 12, 16}, 9},
-		{"4x16-inexact", []int{16, 16, 16, 16}, 20, []int{8, 12}, 9},
+		{"auto", nil, 0, all, 9, low},
+		{"4x16", []int{16, 16, 16, 16}, 0, all, 9, low},
+		{"5x13", []int{13, 13, 13, 13, 12}, 0, all, 9, low},
+		{"6x11", []int{11, 11, 11, 11, 10, 10}, 0, all, 9, low},
+		{"3x22", []int{22, 21, 21}, 0, []int{0, 8, 12}, 40, low},
+		{"uneven", []int{4, 22, 22, 16}, 0, []int{3, 12, 16}, 40, low},
+		{"auto-inexact", nil, 24, []int{5, 12, 16}, 9, low},
+		{"4x16-inexact", []int{16, 16, 16, 16}, 20, []int{8, 12}, 9, low},
+		{"auto-shipped", nil, 0, []int{8, 12, 16}, 9, shipped},
+		{"4x16-shipped", []int{16, 16, 16, 16}, 0, []int{12}, 9, shipped},
+		{"auto-inexact-shipped", nil, 24, []int{12}, 9, shipped},
+		{"auto-0.6", nil, 0, []int{12}, 9, hashing.Thresholds{Match: 0.6, LowDetail: 0.7}},
+		{"auto-lowdetail-lower", nil, 0, []int{12}, 9, hashing.Thresholds{Match: 0.8, LowDetail: 0.65}},
 	}
 	for _, c := range configs {
 		for _, r := range c.radii {
@@ -315,14 +347,27 @@ func TestMatcherExact(t *testing.T) {
 				}
 				md := newModel(t, seed, m)
 				found, queries := 0, 0
+				th := c.th
+				qr := func() int { // the P distance of the queries' near views
+					if th == low {
+						return r
+					}
+					return md.g.r.IntN(r + 1)
+				}
 				for i := range 900 {
 					md.step()
 					if i%30 == 29 {
 						for range 4 {
-							found += md.check(md.randomQuery(r), th, 0)
+							found += md.check(md.randomQuery(qr()), th, 0)
 							queries++
 						}
-						md.check(md.randomQuery(r), th, 3)
+						if th != low {
+							for range 4 {
+								found += md.check(md.boundaryQuery(th), th, 0)
+								queries++
+							}
+						}
+						md.check(md.randomQuery(qr()), th, 3)
 					}
 				}
 				if got, want := m.Len(), md.enabled(); got != want {

@@ -93,11 +93,47 @@ type segment struct {
 	// Per view.
 	p, d, a column
 
-	// Multi-index; nil for a segment scanned linearly.
-	tabs       []mihTable
-	partBits   uint8      // the low partBits bits of a posting are the partial; the work is above
-	pc         *planCache // set with tabs
-	forceIndex bool       // layout.forceIndex
+	// Multi-index of each group of views (groupOf); all nil for a segment scanned linearly,
+	// one nil for a group without views.
+	idx        [numGroups]*mihIndex
+	partBits   uint8 // the low partBits bits of a posting are the partial; the work is above
+	forceIndex bool  // layout.forceIndex
+}
+
+// The views of a work are indexed in two groups, because a query view need not search them
+// equally far (hashing.PairRadius): its whole picture (upright or trimmed), which every query
+// view is compared with, and its crops and rotations, which cost a pairing a penalty, so that
+// at the shipped thresholds a mirrored query view needs to search them only to 9 bits, not 12,
+// and a crop of the query only finds the same crop of the work.
+const (
+	groupWhole = iota // the whole picture or its trimmed box: no crop, no rotation
+	groupOther        // every other view
+	numGroups
+)
+
+// groupOf returns the index group of a reference view.
+func groupOf(v hashing.Variant) uint8 {
+	if v.Region.IsFull() && v.Angle == 0 {
+		return groupWhole
+	}
+	return groupOther
+}
+
+// mihIndex is the multi-index of one group of a segment's views.
+type mihIndex struct {
+	tabs  []mihTable
+	views int // views in the group
+	pc    planCache
+}
+
+// indexed reports whether the segment is searched through multi-indexes.
+func (sg *segment) indexed() bool {
+	for _, ix := range sg.idx {
+		if ix != nil {
+			return true
+		}
+	}
+	return false
 }
 
 const flagLowDetail = 1
@@ -214,8 +250,12 @@ func clip32(s []uint32) []uint32 {
 func (sg *segment) bytes() int64 {
 	n := int64(cap(sg.slot)+cap(sg.viewOff)+cap(sg.vlist)+cap(sg.creator)+cap(sg.idOff))*4 +
 		int64(cap(sg.flags)+cap(sg.ids)) + sg.p.bytes() + sg.d.bytes() + sg.a.bytes()
-	for _, t := range sg.tabs {
-		n += int64(cap(t.off))*4 + int64(cap(t.post))*8
+	for _, ix := range sg.idx {
+		if ix != nil {
+			for _, t := range ix.tabs {
+				n += int64(cap(t.off))*4 + int64(cap(t.post))*8
+			}
+		}
 	}
 	return n
 }
@@ -305,49 +345,76 @@ func costOf(t *mihTable, r, nviews int) float64 {
 	return probes*cp + float64(nviews)*probes/float64(uint64(1)<<t.nbits)*costPosting
 }
 
-// buildIndex builds the segment's tables with the given chunk widths, in parallel. maxPart,
-// when positive, caps the bits of a partial (for tests: it makes postings inexact).
-func (sg *segment) buildIndex(widths []int, maxPart int) {
+// buildIndex builds a multi-index of each group of the segment's views, with the chunk
+// widths that widths returns for the group's view count, in parallel. vgroups holds the group
+// of each view of each variant list (state.vgroups). maxPart, when positive, caps the bits of
+// a partial (for tests: it makes postings inexact).
+func (sg *segment) buildIndex(widths func(views int) []int, maxPart int, vgroups [][]uint8) {
 	n := sg.len()
 	workBits := max(1, bits.Len(uint(max(n, 1)-1)))
 	sg.partBits = uint8(64 - workBits)
 	if maxPart > 0 {
 		sg.partBits = uint8(min(int(sg.partBits), maxPart))
 	}
-	sg.tabs = make([]mihTable, len(widths))
-	sg.pc = new(planCache)
-	shift := 0
-	for i, w := range widths {
-		t := &sg.tabs[i]
-		t.shift, t.nbits = uint8(shift), uint8(w)
-		t.rot = uint8((shift + w) % 64)
-		pb := min(64-w, int(sg.partBits))
-		t.exact = pb == 64-w
-		t.pmask = 1<<pb - 1
-		shift += w
+	// The views of each group in each variant list, by their index in the list.
+	members := make([][numGroups][]uint32, len(vgroups))
+	for i, vg := range vgroups {
+		for j, g := range vg {
+			members[i][g] = append(members[i][g], uint32(j))
+		}
+	}
+	var count [numGroups]int
+	for w := range uint32(n) {
+		for g, js := range members[sg.vlist[w]] { // a work's variant list is its views'
+			count[g] += len(js)
+		}
+	}
+	var all []*mihTable
+	var groups []uint8
+	for g, c := range count {
+		if c == 0 {
+			continue
+		}
+		ix := &mihIndex{views: c}
+		ix.tabs = make([]mihTable, 0, 8)
+		shift := 0
+		for _, w := range widths(c) {
+			t := mihTable{shift: uint8(shift), nbits: uint8(w), rot: uint8((shift + w) % 64)}
+			pb := min(64-w, int(sg.partBits))
+			t.exact = pb == 64-w
+			t.pmask = 1<<pb - 1
+			shift += w
+			ix.tabs = append(ix.tabs, t)
+		}
+		sg.idx[g] = ix
+		for i := range ix.tabs {
+			all = append(all, &ix.tabs[i])
+			groups = append(groups, uint8(g))
+		}
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i := range sg.tabs {
+	for i, t := range all {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			sg.buildTable(&sg.tabs[i])
+			sg.buildTable(t, groups[i], count[groups[i]], members)
 		})
 	}
 	wg.Wait()
 }
 
-// buildTable fills one table by a counting sort of the views on their chunk: the postings
-// sorted by chunk value, and within a bucket in view order. (A two-pass radix sort writes
-// more cache-friendly but needs scratch arrays as large as the postings; on a cold start,
-// touching fresh memory costs more than the cache misses it saves.)
-func (sg *segment) buildTable(t *mihTable) {
+// buildTable fills one table of group g, which has n views, by a counting sort of the group's
+// views on their chunk: the postings sorted by chunk value, and within a bucket in view order.
+// (A two-pass radix sort writes more cache-friendly but needs scratch arrays as large as the
+// postings; on a cold start, touching fresh memory costs more than the cache misses it saves.)
+func (sg *segment) buildTable(t *mihTable, g uint8, n int, members [][numGroups][]uint32) {
 	nb := 1 << t.nbits
 	t.off = make([]uint32, nb+1)
-	for i, ch := range sg.p.chunks {
-		for _, p := range ch[:min(1<<colShift, sg.p.n-i<<colShift)] {
-			t.off[t.chunk(p)+1]++
+	for w := range uint32(sg.len()) {
+		v0 := sg.viewOff[w]
+		for _, j := range members[sg.vlist[w]][g] {
+			t.off[t.chunk(sg.p.at(v0+j))+1]++
 		}
 	}
 	for i := 1; i <= nb; i++ {
@@ -355,12 +422,12 @@ func (sg *segment) buildTable(t *mihTable) {
 	}
 	cur := make([]uint32, nb)
 	copy(cur, t.off[:nb])
-	t.post = make([]uint64, sg.p.n)
+	t.post = make([]uint64, n)
 	pb := sg.partBits
 	for w := range uint32(sg.len()) {
-		hi := uint64(w) << pb
-		for v := sg.viewOff[w]; v < sg.viewOff[w+1]; v++ {
-			p := sg.p.at(v)
+		v0, hi := sg.viewOff[w], uint64(w)<<pb
+		for _, j := range members[sg.vlist[w]][g] {
+			p := sg.p.at(v0 + j)
 			k := t.chunk(p)
 			t.post[cur[k]] = hi | t.partial(p)
 			cur[k]++
