@@ -116,27 +116,17 @@ func (m Match) Describe() string {
 // turn or rotation of either was needed.
 func (m Match) Whole() bool { return m.Upload.whole() && m.UploadRegion.IsFull() }
 
-// Compare returns the best pairing of the query's views with the reference's views. Two
-// views that are both crops are paired only when they are crops of the same region; the
-// whole, upright pictures score at least their perceptionScore. It does not apply a
-// threshold; see Thresholds.Accept.
+// Compare returns the best pairing of the query's views with the reference's views, each
+// scored by PairScore. It does not apply a threshold; see Thresholds.Accept.
 func Compare(query, ref *Fingerprint) Match {
 	best := Match{Score: -1}
 	for _, q := range query.Views {
 		for _, r := range ref.Views {
 			if q.P.Distance(r.P) > MaxPDistance {
-				continue
-			}
-			if !q.Region.IsFull() && !r.Region.IsFull() && q.Region != r.Region {
-				// A crop of the upload is only compared with the same crop of the
-				// work: another crop of it would show a different part of the picture.
-				continue
+				continue // PairScore's first test, before the other distances are worked out
 			}
 			d := q.Hashes.Distance(r.Hashes)
-			s := Score(d) - penalty(q.Variant, r.Variant)
-			if q.Variant.whole() && r.Variant.whole() {
-				s = max(s, perceptionScore(d.P))
-			}
+			s := PairScore(q.Variant, r.Variant, d)
 			if s > best.Score {
 				best = Match{Score: s, Distances: d, Upload: Variant{
 					Trimmed:     q.Trimmed || r.Trimmed,
@@ -153,29 +143,23 @@ func Compare(query, ref *Fingerprint) Match {
 	return best
 }
 
-// PairRadius is the largest perception-hash distance at which Compare can score the pairing
-// of a query view of variant q with a reference view of variant r at t or more, or -1 when it
-// cannot at any distance: they are crops of different regions, or even identical hashes
-// score below t. It is at most MaxPDistance. The score of a pairing falls as any of its
-// distances grows, so a search that looks for the views of variant r only within
-// PairRadius(q, r, t) of a query view of variant q misses no pairing that scores t; a
-// matcher uses it to search each kind of reference view no further than it must.
-func PairRadius(q, r Variant, t float64) int {
-	if !q.Region.IsFull() && !r.Region.IsFull() && q.Region != r.Region {
+// PairScore is the score of pairing a query view of variant q with a reference view of
+// variant r whose hashes are d apart: Score(d) less the penalty of the variants, and for the
+// whole, upright pictures at least perceptionScore(d.P). It is -1, below any score, when the
+// views are not compared at all: their perception hashes are more than MaxPDistance apart, or
+// both are crops and of different regions (a crop of the upload is only compared with the
+// same crop of the work: another crop of it would show a different part of the picture).
+// It never rises as a distance grows, so a matcher can bound the distances of the pairings a
+// threshold accepts.
+func PairScore(q, r Variant, d Distances) float64 {
+	if d.P > MaxPDistance || (!q.Region.IsFull() && !r.Region.IsFull() && q.Region != r.Region) {
 		return -1
 	}
-	pen, whole := penalty(q, r), q.whole() && r.whole()
-	for p := MaxPDistance; p >= 0; p-- {
-		// Compare's score of the pairing at distances (p, 0, 0), compared as Margin does.
-		s := Score(Distances{P: p}) - pen
-		if whole {
-			s = max(s, perceptionScore(p))
-		}
-		if s-t >= 0 {
-			return p
-		}
+	s := Score(d) - penalty(q, r)
+	if q.whole() && r.whole() {
+		s = max(s, perceptionScore(d.P))
 	}
-	return -1
+	return s
 }
 
 // Accept reports whether a match is strong enough, given whether either picture is

@@ -22,9 +22,12 @@ import (
 //
 // Lookups are exact: they return exactly the works a linear scan calling hashing.Compare on
 // every enabled work and filtering with Thresholds.Accept would return, in the same order. The
-// index is a multi-index over the perception hashes of all the works' views (see mih.go),
-// searched at radius hashing.MaxPDistance, which Compare itself uses to skip pairs of views;
-// when it does not gate (64 or more), lookups scan every work.
+// index is a multi-index over the perception hashes and one over the difference hashes of the
+// works' views (see mih.go). The score of a pairing of views (hashing.PairScore) falls as
+// either distance grows, so the thresholds bound how far a lookup must search: each query view
+// searches for views within a bits on P or within b bits on D, a and b chosen per kind of view
+// (radii). When nothing gates (hashing.MaxPDistance 64 or more, or a threshold that accepts
+// any score), lookups scan every work.
 //
 // A Matcher is safe for concurrent use. Lookups read an immutable snapshot and never wait for
 // writers; writers (Put, Remove, Apply, Run) are serialised, and a change is visible to the
@@ -304,11 +307,12 @@ func (m *Matcher) putScratch(sc *lookupScratch) {
 	}
 }
 
-// qview is a distinct P hash of a query and how far each group of views (groupOf) must be
-// searched for it: -1 not at all.
+// qview is a distinct pair of P and D hashes of a query and how far each index of each group
+// of views (groupOf) must be searched for it: a work is a candidate when one of its views of
+// group g is within r[g][keyP] of p or within r[g][keyD] of d. -1: not at all.
 type qview struct {
-	p uint64
-	r [numGroups]int8
+	p, d uint64
+	r    [numGroups][numKeys]int8
 }
 
 // Lookup returns every enabled work that th accepts for the query q, best score first (ties
@@ -317,8 +321,8 @@ type qview struct {
 // hashing.MaxPDistance at each call. It never blocks and is safe for concurrent use; it sees
 // the changes published before it started.
 //
-// Each query view searches each group of views only as far as hashing.PairRadius says a
-// pairing with any view of the group could still reach the lowest threshold that may apply.
+// Each query view searches each group of views only as far as a pairing with a view of the
+// group could still reach the lowest threshold that may apply (see radii).
 func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit int) []Candidate {
 	if q == nil {
 		return nil
@@ -346,9 +350,11 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 		default:
 			cost := 0.0
 			for _, qv := range sc.qps {
-				for g, ix := range sg.idx {
-					if ix != nil && qv.r[g] >= 0 {
-						cost += ix.plan(int(qv.r[g])).cost
+				for g, ixs := range sg.idx {
+					for k, ix := range ixs {
+						if r := qv.r[g][k]; ix != nil && r >= 0 {
+							cost += ix.plan(int(r)).cost
+						}
 					}
 				}
 			}
@@ -381,27 +387,30 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 	return out
 }
 
-// queryViews appends the distinct P hashes of q with the radius to search each group of views
-// for them: the largest hashing.PairRadius of the hash's views with any variant of the group
-// in the snapshot's variant lists, at any threshold of th that may apply. Hashes that need no
-// search are left out.
+// queryViews appends the distinct P and D hashes of q with how far to search each index for
+// them (radii), leaving out those that need no search.
 func (m *Matcher) queryViews(sn *snapshot, q *hashing.Fingerprint, th hashing.Thresholds, out []qview) []qview {
 	for _, v := range q.Views {
 		rad := m.radii(sn, v.Variant, th, q.LowDetail)
-		if rad == [numGroups]int8{-1, -1} {
+		if rad == noSearch {
 			continue
 		}
-		i := slices.IndexFunc(out, func(x qview) bool { return x.p == uint64(v.P) })
+		i := slices.IndexFunc(out, func(x qview) bool { return x.p == uint64(v.P) && x.d == uint64(v.D) })
 		if i < 0 {
-			out = append(out, qview{p: uint64(v.P), r: rad})
+			out = append(out, qview{p: uint64(v.P), d: uint64(v.D), r: rad})
 			continue
 		}
+		// Searching each index as far as either view needs finds the candidates of both.
 		for g := range rad {
-			out[i].r[g] = max(out[i].r[g], rad[g])
+			for k := range rad[g] {
+				out[i].r[g][k] = max(out[i].r[g][k], rad[g][k])
+			}
 		}
 	}
 	return out
 }
+
+var noSearch = [numGroups][numKeys]int8{{-1, -1}, {-1, -1}}
 
 // radiusKey is what the search radii of a query view depend on.
 type radiusKey struct {
@@ -416,27 +425,80 @@ type radiusKey struct {
 // maxRadiusMemo bounds the memo of radii; callers use a handful of thresholds and variants.
 const maxRadiusMemo = 4096
 
-// radii returns how far each group of views must be searched for a query view of variant v
-// (see queryViews), memoised.
-func (m *Matcher) radii(sn *snapshot, v hashing.Variant, th hashing.Thresholds, lowQuery bool) [numGroups]int8 {
+// radii returns how far each index of each group must be searched for a query view of
+// variant v, memoised.
+//
+// A pairing of v with a view of variant u scores hashing.PairScore(v, u, d), which never
+// rises as a distance grows, and th accepts it only at one of the thresholds ts that may
+// apply. So, for any a, an accepted pairing is within a bits on P, or further but then within
+// b(a) bits on D, where b(a) is the largest D at which PairScore(v, u, {P: a+1, D}) reaches a
+// threshold (-1 when none does: a covers every accepted pairing). For each group, radii takes
+// the a, over the group's variants, whose two searches the cost model finds cheapest.
+func (m *Matcher) radii(sn *snapshot, v hashing.Variant, th hashing.Thresholds, lowQuery bool) [numGroups][numKeys]int8 {
 	pen := hashing.Penalties
 	k := radiusKey{v: v, match: math.Float64bits(th.Match), low: math.Float64bits(th.LowDetail), lowQuery: lowQuery,
 		maxP: hashing.MaxPDistance, penalties: [4]float64{pen.Orient, pen.Crop, pen.Rotate, pen.Trim}, variantSets: len(sn.vlists)}
 	if r, ok := m.radMemo.Load(k); ok {
-		return r.([numGroups]int8)
+		return r.([numGroups][numKeys]int8)
 	}
 	ts := []float64{th.LowDetail}
 	if !lowQuery {
 		ts = append(ts, th.Match)
 	}
-	r := [numGroups]int8{-1, -1}
-	for i, vl := range sn.vlists {
-		for j, rv := range vl {
-			g := sn.vgroups[i][j]
-			for _, t := range ts {
-				r[g] = max(r[g], int8(hashing.PairRadius(v, rv, t)))
+	reaches := func(u hashing.Variant, d hashing.Distances) bool {
+		s := hashing.PairScore(v, u, d)
+		for _, t := range ts {
+			if s-t >= 0 { // as Thresholds.Margin compares
+				return true
 			}
 		}
+		return false
+	}
+	// largest returns the largest x in [0, hi] with ok(x), or -1; ok holds below some x.
+	largest := func(hi int, ok func(x int) bool) int {
+		for x := hi; x >= 0; x-- {
+			if ok(x) {
+				return x
+			}
+		}
+		return -1
+	}
+	var groups [numGroups][]hashing.Variant
+	for i, vl := range sn.vlists {
+		for j, u := range vl {
+			if g := sn.vgroups[i][j]; !slices.Contains(groups[g], u) {
+				groups[g] = append(groups[g], u)
+			}
+		}
+	}
+	r := noSearch
+	costs := nominalCosts()
+	for g, us := range groups {
+		rp := -1 // P radius with no D search
+		for _, u := range us {
+			rp = max(rp, largest(hashing.MaxPDistance, func(p int) bool { return reaches(u, hashing.Distances{P: p}) }))
+		}
+		if rp < 0 {
+			continue
+		}
+		bestA, bestB, bestCost := rp, -1, costs[rp]
+		for a := -1; a < rp; a++ {
+			b := -1
+			for _, u := range us {
+				b = max(b, largest(64, func(d int) bool { return reaches(u, hashing.Distances{P: a + 1, D: d}) }))
+			}
+			if b >= 64 {
+				continue // a P distance beyond a is accepted whatever D is
+			}
+			c := costs[b]
+			if a >= 0 {
+				c += costs[a]
+			}
+			if c < bestCost {
+				bestA, bestB, bestCost = a, b, c
+			}
+		}
+		r[g] = [numKeys]int8{keyP: int8(bestA), keyD: int8(bestB)}
 	}
 	if m.radN.Add(1) > maxRadiusMemo {
 		m.radMemo.Clear()
@@ -446,8 +508,27 @@ func (m *Matcher) radii(sn *snapshot, v hashing.Variant, th hashing.Thresholds, 
 	return r
 }
 
-// linear adds the live works of sg with a view within its group's radius of a query view
-// (every live work when all is set).
+// nominalCosts is the modelled cost of searching a large index (32Mi hashes, chunked as the
+// cost model chooses) at each radius below 64, which radii weighs its choices by.
+var nominalCosts = sync.OnceValue(func() (c [64]float64) {
+	const views = 1 << 25
+	for r := range c {
+		c[r] = -1
+		for m := 3; m <= 4; m++ {
+			tabs := make([]mihTable, m)
+			for i, w := range chunkWidths(m) {
+				tabs[i].nbits = uint8(w)
+			}
+			if _, cost := planRadii(tabs, views, r); c[r] < 0 || cost < c[r] {
+				c[r] = cost
+			}
+		}
+	}
+	return c
+})
+
+// linear adds the live works of sg with a view near a query view (near), or every live work
+// when all is set.
 func (sc *lookupScratch) linear(sn *snapshot, si int, sg *segment, all bool) {
 	for w := range uint32(sg.len()) {
 		if sn.dead.has(sg.slot[w]) {
@@ -459,14 +540,15 @@ func (sc *lookupScratch) linear(sn *snapshot, si int, sg *segment, all bool) {
 	}
 }
 
-// near reports whether a view of work w is within its group's radius of a query view.
+// near reports whether a view of work w is within its group's radii of a query view: on P or
+// on D.
 func (sc *lookupScratch) near(sn *snapshot, sg *segment, w uint32) bool {
 	v0, v1 := sg.viewOff[w], sg.viewOff[w+1]
 	vg := sn.vgroups[sg.vlist[w]]
 	for v := v0; v < v1; v++ {
-		p, g := sg.p.at(v), vg[v-v0]
+		p, d, g := sg.p.at(v), sg.d.at(v), vg[v-v0]
 		for _, q := range sc.qps {
-			if bits.OnesCount64(p^q.p) <= int(q.r[g]) {
+			if bits.OnesCount64(p^q.p) <= int(q.r[g][keyP]) || bits.OnesCount64(d^q.d) <= int(q.r[g][keyD]) {
 				return true
 			}
 		}
@@ -474,49 +556,54 @@ func (sc *lookupScratch) near(sn *snapshot, sg *segment, w uint32) bool {
 	return false
 }
 
-// nearOne reports whether a view of work w is within r of the hash q.
-func nearOne(sg *segment, w uint32, q uint64, r int) bool {
+// nearOne reports whether a hash in col of a view of work w is within r of the hash q.
+func nearOne(sg *segment, col *column, w uint32, q uint64, r int) bool {
 	for v := sg.viewOff[w]; v < sg.viewOff[w+1]; v++ {
-		if bits.OnesCount64(sg.p.at(v)^q) <= r {
+		if bits.OnesCount64(col.at(v)^q) <= r {
 			return true
 		}
 	}
 	return false
 }
 
-// search adds the live works of sg with a view within its group's radius of a query view,
-// through the group's index.
+// search adds the live works of sg with a view within its group's radii of a query view,
+// through the group's indexes.
 func (sc *lookupScratch) search(sn *snapshot, si int, sg *segment) {
 	off, st, gen := sn.segOff[si], sc.stamp, sc.gen
 	for _, qv := range sc.qps {
-		q := qv.p
-		for g, ix := range sg.idx {
-			r := int(qv.r[g])
-			if ix == nil || r < 0 {
-				continue
-			}
-			pl := ix.plan(r)
-			for ti := range ix.tabs {
-				rt := pl.radii[ti]
-				if rt < 0 {
+		for g, ixs := range sg.idx {
+			for k, ix := range ixs {
+				r := int(qv.r[g][k])
+				if ix == nil || r < 0 {
 					continue
 				}
-				t := &ix.tabs[ti]
-				sc.spans = t.gatherSpans(q, rt, r, sc.spans[:0])
-				sc.hits = scanSpans(t.post, sc.spans, t.partial(q), t.pmask, sc.hits[:0])
-				for _, x := range sc.hits {
-					w := uint32(x >> sg.partBits)
-					if st[off+int(w)] == gen {
+				q, col := qv.p, sg.col(k)
+				if k == keyD {
+					q = qv.d
+				}
+				pl := ix.plan(r)
+				for ti := range ix.tabs {
+					rt := pl.radii[ti]
+					if rt < 0 {
 						continue
 					}
-					// An inexact posting is checked against every view of the work: a
-					// superset of the group's, so no match is lost.
-					if !t.exact && !nearOne(sg, w, q, r) {
-						continue
-					}
-					st[off+int(w)] = gen
-					if !sn.dead.has(sg.slot[w]) {
-						sc.cands = append(sc.cands, cand{si, w})
+					t := &ix.tabs[ti]
+					sc.spans = t.gatherSpans(q, rt, r, sc.spans[:0])
+					sc.hits = scanSpans(t.post, sc.spans, t.partial(q), t.pmask, sc.hits[:0])
+					for _, x := range sc.hits {
+						w := uint32(x >> sg.partBits)
+						if st[off+int(w)] == gen {
+							continue
+						}
+						// An inexact posting is checked against every view of the work:
+						// a superset of the group's, so no match is lost.
+						if !t.exact && !nearOne(sg, col, w, q, r) {
+							continue
+						}
+						st[off+int(w)] = gen
+						if !sn.dead.has(sg.slot[w]) {
+							sc.cands = append(sc.cands, cand{si, w})
+						}
 					}
 				}
 			}

@@ -263,9 +263,10 @@ func (md *model) randomQuery(r int) *hashing.Fingerprint {
 	return q
 }
 
-// boundaryQuery is an unrelated fingerprint but for one view, which is exactly as far from a
-// view of a work (enabled or not) as th still accepts for their pairing (hashing.PairRadius),
-// with the other hashes equal: only a search that reaches that radius finds the work.
+// boundaryQuery is an unrelated fingerprint but for one view, which is as far from a view
+// of a work (enabled or not) as th still accepts for their pairing: at a random P distance,
+// and the largest D distance that hashing.PairScore still scores at the threshold, with the
+// average hashes equal. Only a search that reaches that far finds the work.
 func (md *model) boundaryQuery(th hashing.Thresholds) *hashing.Fingerprint {
 	g := md.g
 	q := g.query()
@@ -279,8 +280,12 @@ func (md *model) boundaryQuery(th hashing.Thresholds) *hashing.Fingerprint {
 	if q.LowDetail || e.Fingerprint.LowDetail {
 		t = th.LowDetail
 	}
-	if rad := hashing.PairRadius(v.Variant, rv.Variant, t); rad >= 0 {
-		v.Hashes = hashing.Hashes{P: g.flip(rv.P, rad), D: rv.D, A: rv.A}
+	p := g.r.IntN(hashing.MaxPDistance + 1)
+	for d := 64; d >= 0; d-- {
+		if hashing.PairScore(v.Variant, rv.Variant, hashing.Distances{P: p, D: d})-t >= 0 {
+			v.Hashes = hashing.Hashes{P: g.flip(rv.P, p), D: g.flip(rv.D, d), A: rv.A}
+			break
+		}
 	}
 	return q
 }

@@ -9,16 +9,18 @@ import (
 )
 
 // Multi-index hashing (Norouzi, Punjani and Fleet, "Fast search in Hamming space with
-// multi-index hashing", 2012) over the perception hashes of the matcher's views.
+// multi-index hashing", 2012) over the perception and difference hashes of the matcher's
+// views.
 //
-// A segment splits the 64 bits of a P hash into m disjoint chunks and keeps one table per
-// chunk: the postings of every view, grouped by the value of that chunk. If two hashes are at
-// most R bits apart and the tables are searched with radii r_1..r_m whose sum of (r_i + 1) is
-// at least R + 1, then some chunk differs by at most its r_i (pigeonhole), so probing every
-// chunk value within r_i of the query's chunk, in every table, finds every view within R. A
-// table with r_i = -1 is not probed at all. The radii are chosen at each lookup from the
-// current R (hashing.MaxPDistance), so a segment stays exact whatever R is; only its speed
-// depends on how well its chunking suits R.
+// A segment keeps a multi-index of the P hashes and one of the D hashes of each group of its
+// views (groupOf). A multi-index splits the 64 bits of a hash into m disjoint chunks and keeps
+// one table per chunk: the postings of every view, grouped by the value of that chunk. If two
+// hashes are at most R bits apart and the tables are searched with radii r_1..r_m whose sum of
+// (r_i + 1) is at least R + 1, then some chunk differs by at most its r_i (pigeonhole), so
+// probing every chunk value within r_i of the query's chunk, in every table, finds every view
+// within R. A table with r_i = -1 is not probed at all. The radii are chosen at each lookup
+// from the R that lookup needs (Matcher.radii), so a segment stays exact whatever R is; only
+// its speed depends on how well its chunking suits R.
 //
 // A table is a dense offset array over all 2^b chunk values (b <= maxChunkBits) and one
 // posting array. A posting is a uint64: the work's index in its segment in the high bits and,
@@ -93,15 +95,15 @@ type segment struct {
 	// Per view.
 	p, d, a column
 
-	// Multi-index of each group of views (groupOf); all nil for a segment scanned linearly,
-	// one nil for a group without views.
-	idx        [numGroups]*mihIndex
+	// Multi-indexes of each group of views (groupOf) over their P and their D hashes; all nil
+	// for a segment scanned linearly, a group's nil when it has no views.
+	idx        [numGroups][numKeys]*mihIndex
 	partBits   uint8 // the low partBits bits of a posting are the partial; the work is above
 	forceIndex bool  // layout.forceIndex
 }
 
 // The views of a work are indexed in two groups, because a query view need not search them
-// equally far (hashing.PairRadius): its whole picture (upright or trimmed), which every query
+// equally far (see Matcher.radii): its whole picture (upright or trimmed), which every query
 // view is compared with, and its crops and rotations, which cost a pairing a penalty, so that
 // at the shipped thresholds a mirrored query view needs to search them only to 9 bits, not 12,
 // and a crop of the query only finds the same crop of the work.
@@ -111,6 +113,23 @@ const (
 	numGroups
 )
 
+// Each group is indexed by its perception hashes and by its difference hashes: a pairing the
+// threshold accepts is within some a bits on P, or further on P but then close on D (the
+// score falls with both), and two small searches cost less than one wide one.
+const (
+	keyP = iota
+	keyD
+	numKeys
+)
+
+// col returns the column of hashes that key k indexes.
+func (sg *segment) col(k int) *column {
+	if k == keyD {
+		return &sg.d
+	}
+	return &sg.p
+}
+
 // groupOf returns the index group of a reference view.
 func groupOf(v hashing.Variant) uint8 {
 	if v.Region.IsFull() && v.Angle == 0 {
@@ -119,7 +138,7 @@ func groupOf(v hashing.Variant) uint8 {
 	return groupOther
 }
 
-// mihIndex is the multi-index of one group of a segment's views.
+// mihIndex is the multi-index of one hash of one group of a segment's views.
 type mihIndex struct {
 	tabs  []mihTable
 	views int // views in the group
@@ -128,9 +147,11 @@ type mihIndex struct {
 
 // indexed reports whether the segment is searched through multi-indexes.
 func (sg *segment) indexed() bool {
-	for _, ix := range sg.idx {
-		if ix != nil {
-			return true
+	for _, g := range sg.idx {
+		for _, ix := range g {
+			if ix != nil {
+				return true
+			}
 		}
 	}
 	return false
@@ -250,10 +271,12 @@ func clip32(s []uint32) []uint32 {
 func (sg *segment) bytes() int64 {
 	n := int64(cap(sg.slot)+cap(sg.viewOff)+cap(sg.vlist)+cap(sg.creator)+cap(sg.idOff))*4 +
 		int64(cap(sg.flags)+cap(sg.ids)) + sg.p.bytes() + sg.d.bytes() + sg.a.bytes()
-	for _, ix := range sg.idx {
-		if ix != nil {
-			for _, t := range ix.tabs {
-				n += int64(cap(t.off))*4 + int64(cap(t.post))*8
+	for _, g := range sg.idx {
+		for _, ix := range g {
+			if ix != nil {
+				for _, t := range ix.tabs {
+					n += int64(cap(t.off))*4 + int64(cap(t.post))*8
+				}
 			}
 		}
 	}
@@ -369,52 +392,56 @@ func (sg *segment) buildIndex(widths func(views int) []int, maxPart int, vgroups
 			count[g] += len(js)
 		}
 	}
-	var all []*mihTable
-	var groups []uint8
+	type job struct {
+		t    *mihTable
+		g, k int
+	}
+	var jobs []job
 	for g, c := range count {
 		if c == 0 {
 			continue
 		}
-		ix := &mihIndex{views: c}
-		ix.tabs = make([]mihTable, 0, 8)
-		shift := 0
-		for _, w := range widths(c) {
-			t := mihTable{shift: uint8(shift), nbits: uint8(w), rot: uint8((shift + w) % 64)}
-			pb := min(64-w, int(sg.partBits))
-			t.exact = pb == 64-w
-			t.pmask = 1<<pb - 1
-			shift += w
-			ix.tabs = append(ix.tabs, t)
-		}
-		sg.idx[g] = ix
-		for i := range ix.tabs {
-			all = append(all, &ix.tabs[i])
-			groups = append(groups, uint8(g))
+		for k := range numKeys {
+			ix := &mihIndex{views: c}
+			shift := 0
+			for _, w := range widths(c) {
+				t := mihTable{shift: uint8(shift), nbits: uint8(w), rot: uint8((shift + w) % 64)}
+				pb := min(64-w, int(sg.partBits))
+				t.exact = pb == 64-w
+				t.pmask = 1<<pb - 1
+				shift += w
+				ix.tabs = append(ix.tabs, t)
+			}
+			sg.idx[g][k] = ix
+			for i := range ix.tabs {
+				jobs = append(jobs, job{&ix.tabs[i], g, k})
+			}
 		}
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, t := range all {
+	for _, j := range jobs {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			sg.buildTable(t, groups[i], count[groups[i]], members)
+			sg.buildTable(j.t, sg.col(j.k), uint8(j.g), count[j.g], members)
 		})
 	}
 	wg.Wait()
 }
 
-// buildTable fills one table of group g, which has n views, by a counting sort of the group's
-// views on their chunk: the postings sorted by chunk value, and within a bucket in view order.
-// (A two-pass radix sort writes more cache-friendly but needs scratch arrays as large as the
-// postings; on a cold start, touching fresh memory costs more than the cache misses it saves.)
-func (sg *segment) buildTable(t *mihTable, g uint8, n int, members [][numGroups][]uint32) {
+// buildTable fills one table over the hashes in col of group g, which has n views, by a
+// counting sort of the group's views on their chunk: the postings sorted by chunk value, and
+// within a bucket in view order. (A two-pass radix sort writes more cache-friendly but needs
+// scratch arrays as large as the postings; on a cold start, touching fresh memory costs more
+// than the cache misses it saves.)
+func (sg *segment) buildTable(t *mihTable, col *column, g uint8, n int, members [][numGroups][]uint32) {
 	nb := 1 << t.nbits
 	t.off = make([]uint32, nb+1)
 	for w := range uint32(sg.len()) {
 		v0 := sg.viewOff[w]
 		for _, j := range members[sg.vlist[w]][g] {
-			t.off[t.chunk(sg.p.at(v0+j))+1]++
+			t.off[t.chunk(col.at(v0+j))+1]++
 		}
 	}
 	for i := 1; i <= nb; i++ {
@@ -427,7 +454,7 @@ func (sg *segment) buildTable(t *mihTable, g uint8, n int, members [][numGroups]
 	for w := range uint32(sg.len()) {
 		v0, hi := sg.viewOff[w], uint64(w)<<pb
 		for _, j := range members[sg.vlist[w]][g] {
-			p := sg.p.at(v0 + j)
+			p := col.at(v0 + j)
 			k := t.chunk(p)
 			t.post[cur[k]] = hi | t.partial(p)
 			cur[k]++
