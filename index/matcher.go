@@ -25,9 +25,10 @@ import (
 // index is a multi-index over the perception hashes and one over the difference hashes of the
 // works' views (see mih.go). The score of a pairing of views (hashing.PairScore) falls as
 // either distance grows, so the thresholds bound how far a lookup must search: each query view
-// searches for views within a bits on P or within b bits on D, a and b chosen per kind of view
-// (radii). When nothing gates (hashing.MaxPDistance 64 or more, or a threshold that accepts
-// any score), lookups scan every work.
+// searches each group of views for those within a bits on P or within b(a) bits on D
+// (Matcher.bounds), the a chosen for the query view by the modelled cost of the two searches
+// and how crowded its buckets are (mihIndex.heat). When nothing gates (hashing.MaxPDistance 64
+// or more, or a threshold that accepts any score), lookups scan every work.
 //
 // A Matcher is safe for concurrent use. Lookups read an immutable snapshot and never wait for
 // writers; writers (Put, Remove, Apply, Run) are serialised, and a change is visible to the
@@ -52,8 +53,8 @@ type Matcher struct {
 
 	scratch chan *lookupScratch // reusable lookup buffers, a few per core
 
-	radMemo sync.Map     // radiusKey -> [numGroups]int8 (see radii)
-	radN    atomic.Int32 // entries stored in radMemo since it was last cleared
+	boundsMemo sync.Map     // boundsKey -> *[numGroups]bounds (see bounds)
+	boundsN    atomic.Int32 // entries stored in boundsMemo since it was last cleared
 }
 
 // layout sets the sizes of the tiers (see matcher_state.go) and how segments are indexed.
@@ -307,12 +308,68 @@ func (m *Matcher) putScratch(sc *lookupScratch) {
 	}
 }
 
-// qview is a distinct pair of P and D hashes of a query and how far each index of each group
-// of views (groupOf) must be searched for it: a work is a candidate when one of its views of
-// group g is within r[g][keyP] of p or within r[g][keyD] of d. -1: not at all.
+// qview is a distinct pair of P and D hashes of a query, how far an accepted pairing of them
+// with a view of each group (groupOf) can be (bd), and how far each index of each group is
+// searched for them (r): a work is a candidate when one of its views of group g is within
+// r[g][keyP] of p or within r[g][keyD] of d; -1: not at all.
 type qview struct {
 	p, d uint64
+	bd   [numGroups]bounds
 	r    [numGroups][numKeys]int8
+}
+
+// bounds is how far apart a query view and a view of a group can be for a threshold to
+// accept their pairing: within a bits on P, or further on P but then within b[a+1] bits on
+// D, for every a; b[a+1] is -1 when no accepted pairing is further than a on P, so the
+// pairings are all within p bits on P (-1: none is accepted).
+type bounds struct {
+	p int8
+	b [65]int8
+}
+
+// noBounds accepts no pairing.
+var noBounds = func() (b bounds) {
+	b.p = -1
+	for i := range b.b {
+		b.b[i] = -1
+	}
+	return b
+}()
+
+// merge makes b the bounds of the pairings of b or of o.
+func (b *bounds) merge(o *bounds) {
+	b.p = max(b.p, o.p)
+	for i := range b.b {
+		b.b[i] = max(b.b[i], o.b[i])
+	}
+}
+
+// split returns the search of P within a, or of P within a and D within b(a), that costs
+// least, each index's modelled cost weighted by its heat for the query view; -1 for a
+// search not made.
+func (b *bounds) split(heatP, heatD float64) (a, d int8) {
+	if b.p < 0 {
+		return -1, -1
+	}
+	costs := nominalCosts()
+	best, bestCost := [2]int8{b.p, -1}, heatP*costs[b.p]
+	for a := -1; a < int(b.p); a++ {
+		d := b.b[a+1]
+		if d >= 64 {
+			continue // a P distance beyond a is accepted whatever D is
+		}
+		c := 0.0
+		if a >= 0 {
+			c += heatP * costs[a]
+		}
+		if d >= 0 {
+			c += heatD * costs[d]
+		}
+		if c < bestCost {
+			best, bestCost = [2]int8{int8(a), d}, c
+		}
+	}
+	return best[0], best[1]
 }
 
 // Lookup returns every enabled work that th accepts for the query q, best score first (ties
@@ -322,7 +379,7 @@ type qview struct {
 // the changes published before it started.
 //
 // Each query view searches each group of views only as far as a pairing with a view of the
-// group could still reach the lowest threshold that may apply (see radii).
+// group could still reach the lowest threshold that may apply (see bounds).
 func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit int) []Candidate {
 	if q == nil {
 		return nil
@@ -340,6 +397,21 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 	sc.qps = sc.qps[:0]
 	if !all {
 		sc.qps = m.queryViews(sn, q, th, sc.qps)
+		for i := range sc.qps {
+			qv := &sc.qps[i]
+			for g := range qv.bd {
+				heat := [numKeys]float64{1, 1}
+				if sn.big != nil {
+					for k, ix := range sn.big.idx[g] {
+						if ix != nil {
+							heat[k] = ix.heat(qv.hash(k))
+						}
+					}
+				}
+				a, b := qv.bd[g].split(heat[keyP], heat[keyD])
+				qv.r[g] = [numKeys]int8{keyP: a, keyD: b}
+			}
+		}
 	}
 	for i, sg := range sn.segs {
 		switch {
@@ -368,6 +440,9 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 	var out []Candidate
 	for _, c := range sc.cands {
 		sg := sn.segs[c.seg]
+		if !all && !sc.possible(sn, sg, c.w) {
+			continue
+		}
 		fp := sc.fingerprint(sn, sg, c.w)
 		mt := hashing.Compare(q, fp)
 		low := q.LowDetail || fp.LowDetail
@@ -387,33 +462,37 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 	return out
 }
 
-// queryViews appends the distinct P and D hashes of q with how far to search each index for
-// them (radii), leaving out those that need no search.
+// queryViews appends the distinct P and D hashes of q with the bounds of their pairings with
+// each group's views, leaving out those that no threshold of th can accept.
 func (m *Matcher) queryViews(sn *snapshot, q *hashing.Fingerprint, th hashing.Thresholds, out []qview) []qview {
 	for _, v := range q.Views {
-		rad := m.radii(sn, v.Variant, th, q.LowDetail)
-		if rad == noSearch {
+		bd := m.bounds(sn, v.Variant, th, q.LowDetail)
+		if bd[groupWhole].p < 0 && bd[groupOther].p < 0 {
 			continue
 		}
 		i := slices.IndexFunc(out, func(x qview) bool { return x.p == uint64(v.P) && x.d == uint64(v.D) })
 		if i < 0 {
-			out = append(out, qview{p: uint64(v.P), d: uint64(v.D), r: rad})
+			out = append(out, qview{p: uint64(v.P), d: uint64(v.D), bd: *bd})
 			continue
 		}
-		// Searching each index as far as either view needs finds the candidates of both.
-		for g := range rad {
-			for k := range rad[g] {
-				out[i].r[g][k] = max(out[i].r[g][k], rad[g][k])
-			}
+		// Searching as far as either view needs finds the candidates of both.
+		for g := range bd {
+			out[i].bd[g].merge(&bd[g])
 		}
 	}
 	return out
 }
 
-var noSearch = [numGroups][numKeys]int8{{-1, -1}, {-1, -1}}
+// hash returns the query view's hash that key k indexes.
+func (qv *qview) hash(k int) uint64 {
+	if k == keyD {
+		return qv.d
+	}
+	return qv.p
+}
 
-// radiusKey is what the search radii of a query view depend on.
-type radiusKey struct {
+// boundsKey is what the bounds of a query view's pairings depend on.
+type boundsKey struct {
 	v           hashing.Variant
 	match, low  uint64 // the thresholds' bits (a NaN is then a key like any other)
 	lowQuery    bool
@@ -422,24 +501,24 @@ type radiusKey struct {
 	variantSets int // variant lists in the snapshot: they are append-only
 }
 
-// maxRadiusMemo bounds the memo of radii; callers use a handful of thresholds and variants.
-const maxRadiusMemo = 4096
+// maxBoundsMemo bounds the memo of bounds; callers use a handful of thresholds and variants.
+const maxBoundsMemo = 4096
 
-// radii returns how far each index of each group must be searched for a query view of
-// variant v, memoised.
+// bounds returns the bounds of the pairings of a query view of variant v with the views of
+// each group that th may accept, memoised.
 //
 // A pairing of v with a view of variant u scores hashing.PairScore(v, u, d), which never
 // rises as a distance grows, and th accepts it only at one of the thresholds ts that may
-// apply. So, for any a, an accepted pairing is within a bits on P, or further but then within
-// b(a) bits on D, where b(a) is the largest D at which PairScore(v, u, {P: a+1, D}) reaches a
-// threshold (-1 when none does: a covers every accepted pairing). For each group, radii takes
-// the a, over the group's variants, whose two searches the cost model finds cheapest.
-func (m *Matcher) radii(sn *snapshot, v hashing.Variant, th hashing.Thresholds, lowQuery bool) [numGroups][numKeys]int8 {
+// apply. So an accepted pairing is within p bits on P, the largest P at which PairScore(v, u,
+// {P: p}) reaches a threshold; and, for any a, within a bits on P or else within b(a) bits on
+// D, the largest D at which PairScore(v, u, {P: a+1, D}) reaches one. Over the variants of the
+// group's views, p and b are the largest.
+func (m *Matcher) bounds(sn *snapshot, v hashing.Variant, th hashing.Thresholds, lowQuery bool) *[numGroups]bounds {
 	pen := hashing.Penalties
-	k := radiusKey{v: v, match: math.Float64bits(th.Match), low: math.Float64bits(th.LowDetail), lowQuery: lowQuery,
+	k := boundsKey{v: v, match: math.Float64bits(th.Match), low: math.Float64bits(th.LowDetail), lowQuery: lowQuery,
 		maxP: hashing.MaxPDistance, penalties: [4]float64{pen.Orient, pen.Crop, pen.Rotate, pen.Trim}, variantSets: len(sn.vlists)}
-	if r, ok := m.radMemo.Load(k); ok {
-		return r.([numGroups][numKeys]int8)
+	if r, ok := m.boundsMemo.Load(k); ok {
+		return r.(*[numGroups]bounds)
 	}
 	ts := []float64{th.LowDetail}
 	if !lowQuery {
@@ -456,12 +535,18 @@ func (m *Matcher) radii(sn *snapshot, v hashing.Variant, th hashing.Thresholds, 
 	}
 	// largest returns the largest x in [0, hi] with ok(x), or -1; ok holds below some x.
 	largest := func(hi int, ok func(x int) bool) int {
-		for x := hi; x >= 0; x-- {
-			if ok(x) {
-				return x
+		if !ok(0) {
+			return -1
+		}
+		lo := 0
+		for lo < hi {
+			if mid := (lo + hi + 1) / 2; ok(mid) {
+				lo = mid
+			} else {
+				hi = mid - 1
 			}
 		}
-		return -1
+		return lo
 	}
 	var groups [numGroups][]hashing.Variant
 	for i, vl := range sn.vlists {
@@ -471,45 +556,28 @@ func (m *Matcher) radii(sn *snapshot, v hashing.Variant, th hashing.Thresholds, 
 			}
 		}
 	}
-	r := noSearch
-	costs := nominalCosts()
+	r := new([numGroups]bounds)
 	for g, us := range groups {
-		rp := -1 // P radius with no D search
+		r[g] = noBounds
 		for _, u := range us {
-			rp = max(rp, largest(hashing.MaxPDistance, func(p int) bool { return reaches(u, hashing.Distances{P: p}) }))
-		}
-		if rp < 0 {
-			continue
-		}
-		bestA, bestB, bestCost := rp, -1, costs[rp]
-		for a := -1; a < rp; a++ {
-			b := -1
-			for _, u := range us {
-				b = max(b, largest(64, func(d int) bool { return reaches(u, hashing.Distances{P: a + 1, D: d}) }))
-			}
-			if b >= 64 {
-				continue // a P distance beyond a is accepted whatever D is
-			}
-			c := costs[b]
-			if a >= 0 {
-				c += costs[a]
-			}
-			if c < bestCost {
-				bestA, bestB, bestCost = a, b, c
+			p := largest(hashing.MaxPDistance, func(p int) bool { return reaches(u, hashing.Distances{P: p}) })
+			r[g].p = max(r[g].p, int8(p))
+			for a := -1; a < p; a++ {
+				b := largest(64, func(d int) bool { return reaches(u, hashing.Distances{P: a + 1, D: d}) })
+				r[g].b[a+1] = max(r[g].b[a+1], int8(b))
 			}
 		}
-		r[g] = [numKeys]int8{keyP: int8(bestA), keyD: int8(bestB)}
 	}
-	if m.radN.Add(1) > maxRadiusMemo {
-		m.radMemo.Clear()
-		m.radN.Store(0)
+	if m.boundsN.Add(1) > maxBoundsMemo {
+		m.boundsMemo.Clear()
+		m.boundsN.Store(0)
 	}
-	m.radMemo.Store(k, r)
+	m.boundsMemo.Store(k, r)
 	return r
 }
 
 // nominalCosts is the modelled cost of searching a large index (32Mi hashes, chunked as the
-// cost model chooses) at each radius below 64, which radii weighs its choices by.
+// cost model chooses) at each radius below 64, which bounds.split weighs its choices by.
 var nominalCosts = sync.OnceValue(func() (c [64]float64) {
 	const views = 1 << 25
 	for r := range c {
@@ -549,6 +617,25 @@ func (sc *lookupScratch) near(sn *snapshot, sg *segment, w uint32) bool {
 		p, d, g := sg.p.at(v), sg.d.at(v), vg[v-v0]
 		for _, q := range sc.qps {
 			if bits.OnesCount64(p^q.p) <= int(q.r[g][keyP]) || bits.OnesCount64(d^q.d) <= int(q.r[g][keyD]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// possible reports whether some view of work w and some query view are as close on P and D
+// as a pairing the thresholds accept must be (bounds): a test much cheaper than Compare, which
+// most candidates fail (pictures with flat areas have hashes near many others').
+func (sc *lookupScratch) possible(sn *snapshot, sg *segment, w uint32) bool {
+	v0, v1 := sg.viewOff[w], sg.viewOff[w+1]
+	vg := sn.vgroups[sg.vlist[w]]
+	for v := v0; v < v1; v++ {
+		p, d, g := sg.p.at(v), sg.d.at(v), vg[v-v0]
+		for i := range sc.qps {
+			q := &sc.qps[i]
+			x := bits.OnesCount64(p ^ q.p)
+			if x <= int(q.bd[g].p) && bits.OnesCount64(d^q.d) <= int(q.bd[g].b[x]) {
 				return true
 			}
 		}

@@ -290,6 +290,10 @@ type snapshot struct {
 
 	live, views int
 	bytes       int64
+
+	// big is the indexed segment with the most views, nil when none is indexed: the one whose
+	// indexes' heat weighs a lookup's choices (Matcher.Lookup).
+	big *segment
 }
 
 // snapshot makes the snapshot of the current state.
@@ -313,6 +317,11 @@ func (st *state) snapshot() *snapshot {
 	add(st.base)
 	add(st.frozen)
 	add(st.mid)
+	for _, sg := range sn.segs {
+		if sg.indexed() && (sn.big == nil || sg.views() > sn.big.views()) {
+			sn.big = sg
+		}
+	}
 	if st.tail.len() > 0 {
 		t := *st.tail // the header as of now; the writer appends beyond it
 		add(&t)
