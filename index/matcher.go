@@ -316,6 +316,10 @@ type qview struct {
 	p, d uint64
 	bd   [numGroups]bounds
 	r    [numGroups][numKeys]int8
+	// heat is the heat of each table of each index of the snapshot's largest segment for
+	// this view's hashes (mihIndex.heat); heated reports whether it was measured.
+	heat   [numGroups][numKeys][maxTables]float64
+	heated [numGroups][numKeys]bool
 }
 
 // bounds is how far apart a query view and a view of a group can be for a threshold to
@@ -345,14 +349,12 @@ func (b *bounds) merge(o *bounds) {
 }
 
 // split returns the search of P within a, or of P within a and D within b(a), that costs
-// least, each index's modelled cost weighted by its heat for the query view; -1 for a
-// search not made.
-func (b *bounds) split(heatP, heatD float64) (a, d int8) {
+// least by cost(key, radius); -1 for a search not made.
+func (b *bounds) split(cost func(k, r int) float64) (a, d int8) {
 	if b.p < 0 {
 		return -1, -1
 	}
-	costs := nominalCosts()
-	best, bestCost := [2]int8{b.p, -1}, heatP*costs[b.p]
+	best, bestCost := [2]int8{b.p, -1}, cost(keyP, int(b.p))
 	for a := -1; a < int(b.p); a++ {
 		d := b.b[a+1]
 		if d >= 64 {
@@ -360,10 +362,10 @@ func (b *bounds) split(heatP, heatD float64) (a, d int8) {
 		}
 		c := 0.0
 		if a >= 0 {
-			c += heatP * costs[a]
+			c += cost(keyP, a)
 		}
 		if d >= 0 {
-			c += heatD * costs[d]
+			c += cost(keyD, int(d))
 		}
 		if c < bestCost {
 			best, bestCost = [2]int8{int8(a), d}, c
@@ -399,16 +401,32 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 		sc.qps = m.queryViews(sn, q, th, sc.qps)
 		for i := range sc.qps {
 			qv := &sc.qps[i]
+			qv.heated = [numGroups][numKeys]bool{}
 			for g := range qv.bd {
-				heat := [numKeys]float64{1, 1}
-				if sn.big != nil {
+				// The cost of searching each index of the largest segment for this view,
+				// each table's weighted by its heat (mihIndex.heat), memoised per radius;
+				// the nominal cost where there is no such index.
+				var memo [numKeys][64]float64
+				var radii [maxTables]int
+				cost := func(k, r int) float64 {
+					if !qv.heated[g][k] {
+						return nominalCosts()[r]
+					}
+					if memo[k][r] == 0 {
+						ix := sn.big.idx[g][k]
+						memo[k][r] = 1 + planRadiiInto(ix.tabs, ix.views, r, ix.cost, qv.heat[g][k][:len(ix.tabs)], radii[:len(ix.tabs)])
+					}
+					return memo[k][r]
+				}
+				if sn.big != nil && qv.bd[g].p >= 0 {
 					for k, ix := range sn.big.idx[g] {
 						if ix != nil {
-							heat[k] = ix.heat(qv.hash(k))
+							ix.heat(qv.hash(k), qv.heat[g][k][:len(ix.tabs)])
+							qv.heated[g][k] = true
 						}
 					}
 				}
-				a, b := qv.bd[g].split(heat[keyP], heat[keyD])
+				a, b := qv.bd[g].split(cost)
 				qv.r[g] = [numKeys]int8{keyP: a, keyD: b}
 			}
 		}
@@ -657,20 +675,25 @@ func nearOne(sg *segment, col *column, w uint32, q uint64, r int) bool {
 // through the group's indexes.
 func (sc *lookupScratch) search(sn *snapshot, si int, sg *segment) {
 	off, st, gen := sn.segOff[si], sc.stamp, sc.gen
-	for _, qv := range sc.qps {
+	var tabRadii [maxTables]int
+	for i := range sc.qps {
+		qv := &sc.qps[i]
 		for g, ixs := range sg.idx {
 			for k, ix := range ixs {
 				r := int(qv.r[g][k])
 				if ix == nil || r < 0 {
 					continue
 				}
-				q, col := qv.p, sg.col(k)
-				if k == keyD {
-					q = qv.d
+				q, col := qv.hash(k), sg.col(k)
+				radii := tabRadii[:len(ix.tabs)]
+				if sg == sn.big && qv.heated[g][k] {
+					// The tables probed least far are those crowded near this view.
+					planRadiiInto(ix.tabs, ix.views, r, ix.cost, qv.heat[g][k][:len(ix.tabs)], radii)
+				} else {
+					copy(radii, ix.plan(r).radii[:len(ix.tabs)])
 				}
-				pl := ix.plan(r)
 				for ti := range ix.tabs {
-					rt := pl.radii[ti]
+					rt := radii[ti]
 					if rt < 0 {
 						continue
 					}

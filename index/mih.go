@@ -143,16 +143,28 @@ type mihIndex struct {
 	tabs  []mihTable
 	views int // views in the group
 	pc    planCache
+	cost  [][66]float64 // cost[t][r+1] is costOf(table t, r) for r in [-1, 64]
 }
 
-// heat is how many postings the probes of radius 1 around hash q meet in ix, over how many
-// they would meet if the index's hashes were uniformly random. Real hashes crowd: on the
-// development corpus the difference hashes' probes meet 16–19 times as many postings as
-// uniform ones would, on average, and a picture with flat areas (runs of equal bits) hundreds
-// of times; the perception hashes' about twice. Matcher.Lookup weighs the cost of searching
-// an index for a query view by it.
-func (ix *mihIndex) heat(q uint64) float64 {
-	var met, uniform float64
+// setCosts fills ix.cost.
+func (ix *mihIndex) setCosts() {
+	ix.cost = make([][66]float64, len(ix.tabs))
+	for t := range ix.tabs {
+		for r := -1; r <= 64; r++ {
+			ix.cost[t][r+1] = costOf(&ix.tabs[t], r, ix.views)
+		}
+	}
+}
+
+// heat sets, for each table of ix (tabHeat has a slot for each), how many postings the probes
+// of radius 1 around hash q meet, over how many they would meet if the index's hashes were
+// uniformly random. Real hashes crowd: on the development corpus the
+// difference hashes' probes meet 16–19 times as many postings as uniform ones would, on
+// average, and those of a picture with flat areas (runs of equal bits) hundreds of times; the
+// perception hashes' about twice. Matcher.Lookup weighs the modelled cost of probing each
+// table for a query view by them: a table whose buckets near the query are crowded is probed
+// less far and the others further, and the split between searching P and D follows.
+func (ix *mihIndex) heat(q uint64, tabHeat []float64) {
 	for ti := range ix.tabs {
 		t := &ix.tabs[ti]
 		k, off := t.chunk(q), t.off
@@ -161,10 +173,9 @@ func (ix *mihIndex) heat(q uint64) float64 {
 			kk := k ^ 1<<b
 			n += off[kk+1] - off[kk]
 		}
-		met += float64(n)
-		uniform += float64(1+t.nbits) * float64(ix.views) / float64(uint64(1)<<t.nbits)
+		u := float64(1+t.nbits) * float64(ix.views) / float64(uint64(1)<<t.nbits)
+		tabHeat[ti] = max(1, float64(n)/max(u, 1))
 	}
-	return max(1, met/max(uniform, 1))
 }
 
 // indexed reports whether the segment is searched through multi-indexes.
@@ -347,12 +358,19 @@ func chooseChunks(nworks, nviews, r int) []int {
 }
 
 // planRadii chooses the probe radius of each table (-1: not probed) for Hamming radius r,
-// with sum(r_i + 1) = r + 1 (or every table probed in full), greedily by the cost model (the cost of a table grows convexly
-// with its radius, so greedy is optimal), and returns them with their modelled cost per query
-// view.
+// with sum(r_i + 1) = r + 1 (or every table probed in full), greedily by the cost model (the
+// cost of a table grows convexly with its radius, so greedy is optimal), and returns them with
+// their modelled cost per query view.
 func planRadii(tabs []mihTable, nviews, r int) ([]int, float64) {
 	radii := make([]int, len(tabs))
-	for i := range radii {
+	return radii, planRadiiInto(tabs, nviews, r, nil, nil, radii)
+}
+
+// planRadiiInto is planRadii with each table's cost multiplied by its heat (nil: 1), into
+// radii, which has a slot for each table; cost, when not nil, holds the tables' costOf
+// (mihIndex.cost).
+func planRadiiInto(tabs []mihTable, nviews, r int, cost [][66]float64, heat []float64, radii []int) float64 {
+	for i := range tabs {
 		radii[i] = -1
 	}
 	total := 0.0
@@ -362,7 +380,15 @@ func planRadii(tabs []mihTable, nviews, r int) ([]int, float64) {
 			if radii[i] >= int(tabs[i].nbits) {
 				continue
 			}
-			d := costOf(&tabs[i], radii[i]+1, nviews) - costOf(&tabs[i], radii[i], nviews)
+			var d float64
+			if cost != nil {
+				d = cost[i][radii[i]+2] - cost[i][radii[i]+1]
+			} else {
+				d = costOf(&tabs[i], radii[i]+1, nviews) - costOf(&tabs[i], radii[i], nviews)
+			}
+			if heat != nil {
+				d *= heat[i]
+			}
 			if bi < 0 || d < bd {
 				bi, bd = i, d
 			}
@@ -373,7 +399,7 @@ func planRadii(tabs []mihTable, nviews, r int) ([]int, float64) {
 		radii[bi]++
 		total += bd
 	}
-	return radii, total
+	return total
 }
 
 // costOf is the modelled cost of probing t at radius r (-1: not at all) for one query view,
@@ -434,6 +460,7 @@ func (sg *segment) buildIndex(widths func(views int) []int, maxPart int, vgroups
 				shift += w
 				ix.tabs = append(ix.tabs, t)
 			}
+			ix.setCosts()
 			sg.idx[g][k] = ix
 			for i := range ix.tabs {
 				jobs = append(jobs, job{&ix.tabs[i], g, k})
