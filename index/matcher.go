@@ -53,8 +53,6 @@ type Matcher struct {
 
 	scratch chan *lookupScratch // reusable lookup buffers, a few per core
 
-	boundsMemo sync.Map     // boundsKey -> *[numGroups]bounds (see bounds)
-	boundsN    atomic.Int32 // entries stored in boundsMemo since it was last cleared
 }
 
 // layout sets the sizes of the tiers (see matcher_state.go) and how segments are indexed.
@@ -67,8 +65,8 @@ type layout struct {
 	forceIndex  bool  // search indexed segments through their index even when a scan is cheaper (tests)
 }
 
-// defaultLayout: a tail of 256 works costs a lookup about 17×256×14 comparisons; a mid
-// segment of 32Ki works is rebuilt in tens of milliseconds.
+// defaultLayout: a tail of 256 works costs a lookup about 19×256×36 comparisons of two hashes;
+// a mid segment of 32Ki works is rebuilt in tens of milliseconds.
 var defaultLayout = layout{tailMax: 256, midMax: 32 << 10, minIndexed: 4096}
 
 // NewMatcher returns an empty matcher. Feed it with Run, or with Put, Remove and Apply.
@@ -270,7 +268,7 @@ func (m *Matcher) Stats() MatcherStats {
 type lookupScratch struct {
 	stamp []uint32 // stamp[segOff+w] == gen: work w of the segment was seen by this lookup
 	gen   uint32
-	qps   []qview // the query's distinct P hashes and how far to search for each
+	qps   []qview // the query's distinct pairs of P and D hashes, their bounds and radii
 	spans []span
 	hits  []uint64
 	cands []cand
@@ -399,6 +397,9 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 	sc.qps = sc.qps[:0]
 	if !all {
 		sc.qps = m.queryViews(sn, q, th, sc.qps)
+		if len(sc.qps) == 0 {
+			return nil // no view of q can pair with any view well enough
+		}
 		for i := range sc.qps {
 			qv := &sc.qps[i]
 			qv.heated = [numGroups][numKeys]bool{}
@@ -516,7 +517,14 @@ type boundsKey struct {
 	lowQuery    bool
 	maxP        int
 	penalties   [4]float64
-	variantSets int // variant lists in the snapshot: they are append-only
+	variantSets int // variant lists in the snapshot: they are append-only within a state
+}
+
+// boundsMemo memoises Matcher.bounds for one state: the variant lists, which the bounds
+// depend on, only grow within a state, and a reload starts a new state with new lists.
+type boundsMemo struct {
+	m sync.Map     // boundsKey -> *[numGroups]bounds
+	n atomic.Int32 // entries stored since it was last cleared
 }
 
 // maxBoundsMemo bounds the memo of bounds; callers use a handful of thresholds and variants.
@@ -535,7 +543,8 @@ func (m *Matcher) bounds(sn *snapshot, v hashing.Variant, th hashing.Thresholds,
 	pen := hashing.Penalties
 	k := boundsKey{v: v, match: math.Float64bits(th.Match), low: math.Float64bits(th.LowDetail), lowQuery: lowQuery,
 		maxP: hashing.MaxPDistance, penalties: [4]float64{pen.Orient, pen.Crop, pen.Rotate, pen.Trim}, variantSets: len(sn.vlists)}
-	if r, ok := m.boundsMemo.Load(k); ok {
+	memo := sn.memo
+	if r, ok := memo.m.Load(k); ok {
 		return r.(*[numGroups]bounds)
 	}
 	ts := []float64{th.LowDetail}
@@ -586,11 +595,11 @@ func (m *Matcher) bounds(sn *snapshot, v hashing.Variant, th hashing.Thresholds,
 			}
 		}
 	}
-	if m.boundsN.Add(1) > maxBoundsMemo {
-		m.boundsMemo.Clear()
-		m.boundsN.Store(0)
+	if memo.n.Add(1) > maxBoundsMemo {
+		memo.m.Clear()
+		memo.n.Store(0)
 	}
-	m.boundsMemo.Store(k, r)
+	memo.m.Store(k, r)
 	return r
 }
 

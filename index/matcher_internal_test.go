@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -55,5 +56,46 @@ func TestSnapshotIsolation(t *testing.T) {
 	m.mu.Unlock()
 	if m.Len() != 11 || slots != 11 {
 		t.Errorf("Len() = %d with %d slots, want 11 works in 11 slots (12 puts, a's slot freed and reused)", m.Len(), slots)
+	}
+}
+
+// entriesStore serves LoadWorks from a list of entries.
+type entriesStore struct {
+	Store // nil: only LoadWorks is called
+	es    []MatchEntry
+}
+
+func (s entriesStore) LoadWorks(ctx context.Context, fn func(MatchEntry) error) (uint64, error) {
+	for _, e := range s.es {
+		if err := fn(e); err != nil {
+			return 0, err
+		}
+	}
+	return 1, nil
+}
+
+// TestMatcherReloadForgetsBounds checks that the bounds a lookup worked out for the variant
+// lists of one load are not used after a reload, whose lists may differ with the same count:
+// here the first registry holds only whole pictures, so a crop of a query needs no search
+// of crops, and the reloaded one holds only that crop.
+func TestMatcherReloadForgetsBounds(t *testing.T) {
+	crop := hashing.Variant{Region: hashing.Region{X: 10, Y: 10, W: 80, H: 80}}
+	h := hashing.Hashes{P: 0x1234, D: 0x5678, A: 0x9abc}
+	m := NewMatcher()
+	m.Put(MatchEntry{ID: "a", CreatorID: "c", Fingerprint: &hashing.Fingerprint{Views: []hashing.View{{Variant: hashing.Variant{Region: hashing.Full}, Hashes: hashing.Hashes{P: ^h.P, D: ^h.D, A: ^h.A}}}}})
+	q := &hashing.Fingerprint{Views: []hashing.View{{Variant: crop, Hashes: h}}}
+	th := hashing.DefaultThresholds
+	if got := m.Lookup(q, th, 0); len(got) != 0 {
+		t.Fatalf("before the reload: %+v, want nothing", got)
+	}
+	b := MatchEntry{ID: "b", CreatorID: "c", Fingerprint: &hashing.Fingerprint{Views: []hashing.View{{Variant: crop, Hashes: h}}}}
+	if _, _, err := m.load(context.Background(), entriesStore{es: []MatchEntry{b}}); err != nil {
+		t.Fatal(err)
+	}
+	if !th.Accept(hashing.Compare(q, b.Fingerprint), false) {
+		t.Fatal("the reloaded work does not match: the test does not test")
+	}
+	if got := m.Lookup(q, th, 0); len(got) != 1 || got[0].WorkID != "b" {
+		t.Errorf("after the reload: %+v, want work b", got)
 	}
 }

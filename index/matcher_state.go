@@ -106,6 +106,7 @@ type state struct {
 	creatorIdx map[string]uint32
 	vlists     [][]hashing.Variant // interned lists of view variants; append-only, shared
 	vgroups    [][]uint8           // the index group of each view of each list (groupOf); likewise
+	memo       *boundsMemo         // Matcher.bounds of these lists
 	vlistIdx   map[string]uint32
 	vkey       []byte // scratch for vlistIdx keys
 
@@ -123,6 +124,7 @@ func newState() *state {
 		ids:        make(map[string]uint32),
 		creatorIdx: make(map[string]uint32),
 		vlistIdx:   make(map[string]uint32),
+		memo:       new(boundsMemo),
 		tail:       newSegment(),
 	}
 }
@@ -287,6 +289,7 @@ type snapshot struct {
 	creators []string
 	vlists   [][]hashing.Variant
 	vgroups  [][]uint8
+	memo     *boundsMemo
 
 	live, views int
 	bytes       int64
@@ -303,6 +306,7 @@ func (st *state) snapshot() *snapshot {
 		creators: st.creators,
 		vlists:   st.vlists,
 		vgroups:  st.vgroups,
+		memo:     st.memo,
 		live:     st.live,
 		views:    st.views,
 	}

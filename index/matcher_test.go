@@ -274,7 +274,8 @@ func (md *model) boundaryQuery(th hashing.Thresholds) *hashing.Fingerprint {
 	if !ok {
 		return q
 	}
-	v := &q.Views[g.r.IntN(len(q.Views))]
+	vi := 1 + g.r.IntN(len(q.Views)-1)
+	v := &q.Views[vi]
 	rv := e.Fingerprint.Views[g.r.IntN(len(e.Fingerprint.Views))]
 	t := th.Match
 	if q.LowDetail || e.Fingerprint.LowDetail {
@@ -286,6 +287,11 @@ func (md *model) boundaryQuery(th hashing.Thresholds) *hashing.Fingerprint {
 			v.Hashes = hashing.Hashes{P: g.flip(rv.P, p), D: g.flip(rv.D, d), A: rv.A}
 			break
 		}
+	}
+	if g.r.IntN(2) == 0 {
+		// An earlier view of another variant with the same hashes, as a symmetric
+		// picture's turned views have: the search must go as far as either needs.
+		q.Views[g.r.IntN(vi)].Hashes = v.Hashes
 	}
 	return q
 }
@@ -304,9 +310,10 @@ func (md *model) check(q *hashing.Fingerprint, th hashing.Thresholds, limit int)
 // TestMatcherExact checks Lookup against a linear scan over random changes and queries, for
 // several radii and chunkings, with tiers small enough that works move through the tail, the
 // mid segment and merges into the base, and with postings too short to be exact. The low
-// thresholds let MaxPDistance gate the search; at the shipped ones (and others near them),
-// hashing.PairRadius does, and the queries' near views are spread over the distances where a
-// pairing stops being accepted.
+// thresholds let MaxPDistance gate the search; at the shipped ones (and others near them), the
+// bounds that hashing.PairScore sets do (Matcher.bounds), and boundary queries put a view
+// exactly at the largest P and D distances a pairing is still accepted at, sometimes with an
+// earlier view of another variant holding the same hashes.
 func TestMatcherExact(t *testing.T) {
 	low := hashing.Thresholds{Match: 0.35, LowDetail: 0.5}
 	shipped := hashing.DefaultThresholds

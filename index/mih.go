@@ -80,8 +80,9 @@ func (t *mihTable) partial(p uint64) uint64 { return bits.RotateLeft64(p, -int(t
 
 // segment is an immutable part of the replica: works with their views in flat arrays (struct
 // of arrays, with almost no pointers for the garbage collector to follow) and, unless it is
-// small, the multi-index over the views' P hashes. The tail segment grows by appending (see
-// appendWork): readers only look below the lengths of the snapshot they hold.
+// small, multi-indexes over the P and the D hashes of each group of its views. The tail
+// segment grows by appending (see appendWork): readers only look below the lengths of the
+// snapshot they hold.
 type segment struct {
 	// Per work.
 	slot    []uint32 // the work's slot; its dead bit is in the snapshot's deadSet
