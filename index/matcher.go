@@ -52,7 +52,6 @@ type Matcher struct {
 	readyOnce sync.Once
 
 	scratch chan *lookupScratch // reusable lookup buffers, a few per core
-
 }
 
 // layout sets the sizes of the tiers (see matcher_state.go) and how segments are indexed.
@@ -401,35 +400,7 @@ func (m *Matcher) Lookup(q *hashing.Fingerprint, th hashing.Thresholds, limit in
 			return nil // no view of q can pair with any view well enough
 		}
 		for i := range sc.qps {
-			qv := &sc.qps[i]
-			qv.heated = [numGroups][numKeys]bool{}
-			for g := range qv.bd {
-				// The cost of searching each index of the largest segment for this view,
-				// each table's weighted by its heat (mihIndex.heat), memoised per radius;
-				// the nominal cost where there is no such index.
-				var memo [numKeys][64]float64
-				var radii [maxTables]int
-				cost := func(k, r int) float64 {
-					if !qv.heated[g][k] {
-						return nominalCosts()[r]
-					}
-					if memo[k][r] == 0 {
-						ix := sn.big.idx[g][k]
-						memo[k][r] = 1 + planRadiiInto(ix.tabs, ix.views, r, ix.cost, qv.heat[g][k][:len(ix.tabs)], radii[:len(ix.tabs)])
-					}
-					return memo[k][r]
-				}
-				if sn.big != nil && qv.bd[g].p >= 0 {
-					for k, ix := range sn.big.idx[g] {
-						if ix != nil {
-							ix.heat(qv.hash(k), qv.heat[g][k][:len(ix.tabs)])
-							qv.heated[g][k] = true
-						}
-					}
-				}
-				a, b := qv.bd[g].split(cost)
-				qv.r[g] = [numKeys]int8{keyP: a, keyD: b}
-			}
+			sc.qps[i].choose(sn.big)
 		}
 	}
 	for i, sg := range sn.segs {
@@ -500,6 +471,38 @@ func (m *Matcher) queryViews(sn *snapshot, q *hashing.Fingerprint, th hashing.Th
 		}
 	}
 	return out
+}
+
+// choose sets how far each index is searched for the query view (r): for each group, the
+// split of its bounds that costs least, by the modelled cost of searching the indexes of the
+// largest segment big (nil: none), each table's cost weighted by its heat for the view
+// (mihIndex.heat); by the nominal cost where big has no such index.
+func (qv *qview) choose(big *segment) {
+	qv.heated = [numGroups][numKeys]bool{}
+	for g := range qv.bd {
+		var memo [numKeys][64]float64 // costs worked out, by radius
+		var radii [maxTables]int
+		cost := func(k, r int) float64 {
+			if !qv.heated[g][k] {
+				return nominalCosts()[r]
+			}
+			if memo[k][r] == 0 {
+				ix := big.idx[g][k]
+				memo[k][r] = 1 + planRadiiInto(ix.tabs, ix.views, r, ix.cost, qv.heat[g][k][:len(ix.tabs)], radii[:len(ix.tabs)])
+			}
+			return memo[k][r]
+		}
+		if big != nil && qv.bd[g].p >= 0 {
+			for k, ix := range big.idx[g] {
+				if ix != nil {
+					ix.heat(qv.hash(k), qv.heat[g][k][:len(ix.tabs)])
+					qv.heated[g][k] = true
+				}
+			}
+		}
+		a, b := qv.bd[g].split(cost)
+		qv.r[g] = [numKeys]int8{keyP: a, keyD: b}
+	}
 }
 
 // hash returns the query view's hash that key k indexes.
