@@ -313,10 +313,11 @@ type qview struct {
 	p, d uint64
 	bd   [numGroups]bounds
 	r    [numGroups][numKeys]int8
-	// heat is the heat of each table of each index of the snapshot's largest segment for
-	// this view's hashes (mihIndex.heat); heated reports whether it was measured.
-	heat   [numGroups][numKeys][maxTables]float64
-	heated [numGroups][numKeys]bool
+	// tabRadii is how far each table of the snapshot's largest segment's indexes is probed
+	// for this view, where planned (choose): less far where its buckets near the view are
+	// crowded, further elsewhere.
+	tabRadii [numGroups][numKeys][maxTables]int
+	planned  [numGroups][numKeys]bool
 }
 
 // bounds is how far apart a query view and a view of a group can be for a threshold to
@@ -476,32 +477,45 @@ func (m *Matcher) queryViews(sn *snapshot, q *hashing.Fingerprint, th hashing.Th
 // choose sets how far each index is searched for the query view (r): for each group, the
 // split of its bounds that costs least, by the modelled cost of searching the indexes of the
 // largest segment big (nil: none), each table's cost weighted by its heat for the view
-// (mihIndex.heat); by the nominal cost where big has no such index.
+// (mihIndex.heat), or by the nominal cost where big has no such index; and how far each table
+// of big's indexes is then probed (tabRadii).
 func (qv *qview) choose(big *segment) {
-	qv.heated = [numGroups][numKeys]bool{}
+	qv.planned = [numGroups][numKeys]bool{}
 	for g := range qv.bd {
-		var memo [numKeys][64]float64 // costs worked out, by radius
-		var radii [maxTables]int
-		cost := func(k, r int) float64 {
-			if !qv.heated[g][k] {
-				return nominalCosts()[r]
-			}
-			if memo[k][r] == 0 {
-				ix := big.idx[g][k]
-				memo[k][r] = 1 + planRadiiInto(ix.tabs, ix.views, r, ix.cost, qv.heat[g][k][:len(ix.tabs)], radii[:len(ix.tabs)])
-			}
-			return memo[k][r]
-		}
+		var ixs [numKeys]*mihIndex
+		var heat [numKeys][maxTables]float64
 		if big != nil && qv.bd[g].p >= 0 {
-			for k, ix := range big.idx[g] {
+			ixs = big.idx[g]
+			for k, ix := range ixs {
 				if ix != nil {
-					ix.heat(qv.hash(k), qv.heat[g][k][:len(ix.tabs)])
-					qv.heated[g][k] = true
+					ix.heat(qv.hash(k), heat[k][:len(ix.tabs)])
 				}
 			}
 		}
-		a, b := qv.bd[g].split(cost)
+		// plan sets the table radii of index k at radius r into radii and returns its cost.
+		plan := func(k, r int, radii []int) float64 {
+			ix := ixs[k]
+			return planRadiiInto(ix.tabs, ix.views, r, ix.cost, heat[k][:len(ix.tabs)], radii[:len(ix.tabs)])
+		}
+		var costs [numKeys][64]float64
+		var costed [numKeys][64]bool
+		var scratch [maxTables]int
+		a, b := qv.bd[g].split(func(k, r int) float64 {
+			switch {
+			case ixs[k] == nil:
+				return nominalCosts()[r]
+			case !costed[k][r]:
+				costs[k][r], costed[k][r] = plan(k, r, scratch[:]), true
+			}
+			return costs[k][r]
+		})
 		qv.r[g] = [numKeys]int8{keyP: a, keyD: b}
+		for k, r := range qv.r[g] {
+			if ixs[k] != nil && r >= 0 {
+				plan(k, int(r), qv.tabRadii[g][k][:])
+				qv.planned[g][k] = true
+			}
+		}
 	}
 }
 
@@ -687,7 +701,6 @@ func nearOne(sg *segment, col *column, w uint32, q uint64, r int) bool {
 // through the group's indexes.
 func (sc *lookupScratch) search(sn *snapshot, si int, sg *segment) {
 	off, st, gen := sn.segOff[si], sc.stamp, sc.gen
-	var tabRadii [maxTables]int
 	for i := range sc.qps {
 		qv := &sc.qps[i]
 		for g, ixs := range sg.idx {
@@ -697,12 +710,9 @@ func (sc *lookupScratch) search(sn *snapshot, si int, sg *segment) {
 					continue
 				}
 				q, col := qv.hash(k), sg.col(k)
-				radii := tabRadii[:len(ix.tabs)]
-				if sg == sn.big && qv.heated[g][k] {
-					// The tables probed least far are those crowded near this view.
-					planRadiiInto(ix.tabs, ix.views, r, ix.cost, qv.heat[g][k][:len(ix.tabs)], radii)
-				} else {
-					copy(radii, ix.plan(r).radii[:len(ix.tabs)])
+				radii := &ix.plan(r).radii
+				if sg == sn.big && qv.planned[g][k] {
+					radii = &qv.tabRadii[g][k]
 				}
 				for ti := range ix.tabs {
 					rt := radii[ti]
@@ -751,7 +761,6 @@ const maxTables = 8
 
 // plan is how a segment is searched at a radius.
 type plan struct {
-	r     int
 	radii [maxTables]int
 	cost  float64 // modelled, per query view
 }
@@ -765,7 +774,7 @@ func (ix *mihIndex) plan(r int) *plan {
 		return p
 	}
 	radii, cost := planRadii(ix.tabs, ix.views, r)
-	p := &plan{r: r, cost: cost}
+	p := &plan{cost: cost}
 	copy(p.radii[:], radii)
 	ix.pc.p[r].Store(p)
 	return p

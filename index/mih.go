@@ -159,12 +159,12 @@ func (ix *mihIndex) setCosts() {
 
 // heat sets, for each table of ix (tabHeat has a slot for each), how many postings the probes
 // of radius 1 around hash q meet, over how many they would meet if the index's hashes were
-// uniformly random. Real hashes crowd: on the development corpus the
-// difference hashes' probes meet 16–19 times as many postings as uniform ones would, on
-// average, and those of a picture with flat areas (runs of equal bits) hundreds of times; the
-// perception hashes' about twice. Matcher.Lookup weighs the modelled cost of probing each
-// table for a query view by them: a table whose buckets near the query are crowded is probed
-// less far and the others further, and the split between searching P and D follows.
+// uniformly random. Real hashes crowd: on the development corpus the difference hashes'
+// probes meet 16–19 times as many postings as uniform ones would, on average, and those of a
+// picture with flat areas (runs of equal bits) hundreds of times; the perception hashes' about
+// twice. qview.choose weighs the modelled cost of probing each table for a query view by
+// them: a table whose buckets near the query are crowded is probed less far and the others
+// further, and the split between searching P and D follows.
 func (ix *mihIndex) heat(q uint64, tabHeat []float64) {
 	for ti := range ix.tabs {
 		t := &ix.tabs[ti]
