@@ -113,7 +113,8 @@ func (img *Image) Detail() float64 { return detail(viewSource(img, Variant{Regio
 // concurrent use.
 func (img *Image) Fingerprint(p Purpose) *Fingerprint {
 	fp := &Fingerprint{Version: FormatVersion}
-	whole := viewSource(img, Variant{Region: Full})
+	vw := &viewer{img: img}
+	whole := vw.source(Variant{Region: Full})
 	fp.LowDetail = detail(whole) < lowDetailBelow
 	bases := []Variant{{Region: Full}}
 	if img.trimmed() {
@@ -122,14 +123,14 @@ func (img *Image) Fingerprint(p Purpose) *Fingerprint {
 	for _, b := range bases {
 		src := whole
 		if b.Trimmed {
-			src = viewSource(img, b)
+			src = vw.source(b)
 		}
 		switch p {
 		case Query:
-			for o := range Orientation(8) {
+			for o, h := range orientedHashes(src) {
 				v := b
-				v.Orientation = o
-				fp.Views = append(fp.Views, View{v, hashesOf(orientFloats(src, hashSide, o))})
+				v.Orientation = Orientation(o)
+				fp.Views = append(fp.Views, View{v, h})
 			}
 		case Reference:
 			fp.Views = append(fp.Views, View{b, hashesOf(src)})
@@ -141,7 +142,7 @@ func (img *Image) Fingerprint(p Purpose) *Fingerprint {
 	}
 	{
 		for _, v := range extra {
-			fp.Views = append(fp.Views, View{v, hashesOf(orientFloats(viewSource(img, v), hashSide, v.Orientation))})
+			fp.Views = append(fp.Views, View{v, hashesOf(orientFloats(vw.source(v), hashSide, v.Orientation))})
 		}
 	}
 	return fp

@@ -4,6 +4,8 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"sync"
+	"sync/atomic"
 )
 
 // Luma weights (ITU-R BT.601), the same weights a JPEG encoder uses for its Y plane, so a
@@ -23,10 +25,26 @@ const background = 255.0
 type axisWeights struct {
 	lo []int
 	w  [][]float32
+	// feeds[j] are the outputs that source index j contributes to, with their weights: the
+	// same weights, indexed the other way, for reading the source a row at a time.
+	feeds [][]feed
+	// taps is the most weights of an output, and padded holds every output's weights padded
+	// with zeros to taps, reading from padLo[i]: zeros before or after the weights change no
+	// sum (s + 0·x is s), so the padded sums are the same numbers, without a loop of its
+	// own length per output. Nil when the source is shorter than taps.
+	taps   int
+	padded []float32
+	padLo  []int
 }
 
-func newAxisWeights(in, out int) axisWeights {
-	aw := axisWeights{lo: make([]int, out), w: make([][]float32, out)}
+// feed is one output that a source index contributes to.
+type feed struct {
+	out int
+	w   float32
+}
+
+func newAxisWeights(in, out int) *axisWeights {
+	aw := &axisWeights{lo: make([]int, out), w: make([][]float32, out), feeds: make([][]feed, in)}
 	scale := float64(in) / float64(out)
 	for i := range out {
 		if scale <= 1 {
@@ -53,6 +71,58 @@ func newAxisWeights(in, out int) axisWeights {
 			ws[j-lo] = float32((math.Min(b, float64(j+1)) - math.Max(a, float64(j))) / scale)
 		}
 		aw.lo[i], aw.w[i] = lo, ws
+	}
+	for i, ws := range aw.w {
+		for k, w := range ws {
+			j := aw.lo[i] + k
+			aw.feeds[j] = append(aw.feeds[j], feed{i, w})
+		}
+		aw.taps = max(aw.taps, len(ws))
+	}
+	if aw.taps > in {
+		return aw
+	}
+	aw.padded, aw.padLo = make([]float32, out*aw.taps), make([]int, out)
+	for i, ws := range aw.w {
+		lo, pad := aw.lo[i], aw.taps-len(ws)
+		dst := aw.padded[i*aw.taps : (i+1)*aw.taps]
+		if lo+aw.taps <= in {
+			copy(dst, ws) // zeros after
+		} else {
+			copy(dst[pad:], ws) // zeros before
+			lo -= pad
+		}
+		aw.padLo[i] = lo
+	}
+	return aw
+}
+
+// Resamplings of views repeat the same few sizes, so their axis weights are kept: up to
+// maxCachedAxes pairs of sizes, each at most maxCachedSide.
+const (
+	maxCachedAxes = 1024
+	maxCachedSide = 512
+)
+
+var (
+	axes      sync.Map // in<<16 | out → *axisWeights
+	axesCount atomic.Int32
+)
+
+// axisFor returns the weights of resampling in source pixels to out.
+func axisFor(in, out int) *axisWeights {
+	if in > maxCachedSide || out > maxCachedSide {
+		return newAxisWeights(in, out)
+	}
+	key := in<<16 | out
+	if aw, ok := axes.Load(key); ok {
+		return aw.(*axisWeights)
+	}
+	aw := newAxisWeights(in, out)
+	if axesCount.Load() < maxCachedAxes {
+		if _, loaded := axes.LoadOrStore(key, aw); !loaded {
+			axesCount.Add(1)
+		}
 	}
 	return aw
 }
@@ -169,37 +239,57 @@ func shrinkToGray(src image.Image, maxSide int) *image.Gray {
 // resample reads an in × ih picture row by row and resamples it to ow × oh, returning the
 // result as row-major floats.
 func resample(read lumaReader, iw, ih, ow, oh int) []float32 {
-	xs, ys := newAxisWeights(iw, ow), newAxisWeights(ih, oh)
-	// For each source row, the output rows it feeds and with what weight.
-	type feed struct {
-		row int
-		w   float32
-	}
-	feeds := make([][]feed, ih)
-	for i := range oh {
-		for k, w := range ys.w[i] {
-			j := ys.lo[i] + k
-			feeds[j] = append(feeds[j], feed{i, w})
-		}
-	}
-	out := make([]float32, ow*oh)
 	src := make([]float32, iw)
+	return resampleRows(func(y int) []float32 { read(y, src); return src }, iw, ih, ow, oh)
+}
+
+// resampleRows is resample reading each source row as a slice of iw floats, which it does not
+// modify or keep.
+func resampleRows(row func(y int) []float32, iw, ih, ow, oh int) []float32 {
+	xs, ys := axisFor(iw, ow), axisFor(ih, oh)
+	out := make([]float32, ow*oh)
 	hrow := make([]float32, ow)
 	for y := range ih {
-		if len(feeds[y]) == 0 {
+		if len(ys.feeds[y]) == 0 {
 			continue
 		}
-		read(y, src)
-		for i := range ow {
-			var s float32
-			lo := xs.lo[i]
-			for k, w := range xs.w[i] {
-				s += w * src[lo+k]
+		src := row(y)
+		switch t := xs.taps; {
+		case xs.padded != nil && t == 4:
+			for i, lo := range xs.padLo {
+				in := src[lo : lo+4 : lo+4]
+				w := xs.padded[i*4 : i*4+4 : i*4+4]
+				hrow[i] = w[0]*in[0] + w[1]*in[1] + w[2]*in[2] + w[3]*in[3]
 			}
-			hrow[i] = s
+		case xs.padded != nil && t == 5:
+			for i, lo := range xs.padLo {
+				in := src[lo : lo+5 : lo+5]
+				w := xs.padded[i*5 : i*5+5 : i*5+5]
+				hrow[i] = w[0]*in[0] + w[1]*in[1] + w[2]*in[2] + w[3]*in[3] + w[4]*in[4]
+			}
+		case xs.padded != nil:
+			for i, lo := range xs.padLo {
+				in := src[lo : lo+t]
+				ws := xs.padded[i*t : i*t+t]
+				ws = ws[:len(in)]
+				var s float32
+				for k, w := range ws {
+					s += w * in[k]
+				}
+				hrow[i] = s
+			}
+		default:
+			for i, ws := range xs.w {
+				in := src[xs.lo[i] : xs.lo[i]+len(ws)]
+				var s float32
+				for k, w := range ws {
+					s += w * in[k]
+				}
+				hrow[i] = s
+			}
 		}
-		for _, f := range feeds[y] {
-			dst := out[f.row*ow : (f.row+1)*ow]
+		for _, f := range ys.feeds[y] {
+			dst := out[f.out*ow : (f.out+1)*ow]
 			for i, v := range hrow {
 				dst[i] += f.w * v
 			}
@@ -208,14 +298,16 @@ func resample(read lumaReader, iw, ih, ow, oh int) []float32 {
 	return out
 }
 
-// grayRegionReader reads rows of a rectangle of a gray image as floats.
-func grayRegionReader(g *image.Gray, r image.Rectangle) lumaReader {
-	return func(y int, dst []float32) {
-		off := g.PixOffset(r.Min.X, r.Min.Y+y)
-		for x, v := range g.Pix[off : off+r.Dx()] {
-			dst[x] = float32(v)
+// floatsOf returns the pixels of g, which has its origin at (0, 0), as floats, row by row.
+func floatsOf(g *image.Gray) []float32 {
+	w, h := g.Bounds().Dx(), g.Bounds().Dy()
+	out := make([]float32, w*h)
+	for y := range h {
+		for x, v := range g.Pix[y*g.Stride : y*g.Stride+w] {
+			out[y*w+x] = float32(v)
 		}
 	}
+	return out
 }
 
 // toGray rounds and clamps floats into an 8-bit gray image.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"image"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -152,5 +153,62 @@ func TestPerceptionHashIsGoimagehash(t *testing.T) {
 		if got := perceptionHash(g); uint64(got) != want.GetHash() {
 			t.Errorf("picture %d: perceptionHash %016x, goimagehash %016x", i, uint64(got), want.GetHash())
 		}
+		// Every orientation, through one pHasher as the query fingerprint computes them.
+		ph := newPHasher(g)
+		for _, o := range []Orientation{Rot90, Transverse, Identity, Mirror, Rot270, FlipV, Transpose, Rot180} {
+			want, err := goimagehash.PerceptionHash(orient(g, o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ph.hash(o); uint64(got) != want.GetHash() {
+				t.Errorf("picture %d turned by %v: pHasher %016x, goimagehash %016x", i, o, uint64(got), want.GetHash())
+			}
+		}
 	}
+}
+
+// TestFingerprintIsGoimagehash checks every view of query and reference fingerprints of the
+// fixture photos against goimagehash's three hashes of the view's 64×64 picture, computed
+// the plain way: the picture turned and handed to PerceptionHash, and its 9×8 and 8×8
+// area-filtered pictures to DifferenceHash and AverageHash.
+func TestFingerprintIsGoimagehash(t *testing.T) {
+	t.Parallel()
+	names, err := filepath.Glob("../fixtures/images/*")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no fixture images: %v", err)
+	}
+	trimmed := 0
+	for _, name := range names {
+		img, err := DefaultConfig().Decode(readFile(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.trimmed() {
+			trimmed++
+		}
+		for _, p := range []Purpose{Query, Reference} {
+			fp := img.Fingerprint(p)
+			for _, v := range fp.Views {
+				px := orientFloats(viewSource(img, v.Variant), hashSide, v.Orientation)
+				pw, err1 := goimagehash.PerceptionHash(toGray(px, hashSide, hashSide))
+				dw, err2 := goimagehash.DifferenceHash(toGray(resample(floatReader(px), hashSide, hashSide, 9, 8), 9, 8))
+				aw, err3 := goimagehash.AverageHash(toGray(resample(floatReader(px), hashSide, hashSide, 8, 8), 8, 8))
+				if err := errors.Join(err1, err2, err3); err != nil {
+					t.Fatal(err)
+				}
+				want := Hashes{P: Hash(pw.GetHash()), D: Hash(dw.GetHash()), A: Hash(aw.GetHash())}
+				if v.Hashes != want {
+					t.Errorf("%s purpose %d view %v: %+v, goimagehash %+v", name, p, v.Variant, v.Hashes, want)
+				}
+			}
+		}
+	}
+	if trimmed == 0 {
+		t.Error("no fixture has trimmed views; the test covers only whole pictures")
+	}
+}
+
+// floatReader reads the rows of a 64×64 float picture.
+func floatReader(px []float32) lumaReader {
+	return func(y int, dst []float32) { copy(dst, px[y*hashSide:(y+1)*hashSide]) }
 }

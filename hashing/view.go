@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/corona10/goimagehash"
-	"github.com/corona10/goimagehash/etcs"
-	"github.com/corona10/goimagehash/transforms"
 )
 
 // Region is a rectangle of a picture's content box in percent of its width and height.
@@ -87,17 +85,34 @@ const hashSide = 64
 
 // viewSource is the 64×64 picture of one variant of a normalised image, before its
 // orientation is applied.
-func viewSource(img *Image, v Variant) []float32 {
-	g := img.Gray
+func viewSource(img *Image, v Variant) []float32 { return (&viewer{img: img}).source(v) }
+
+// viewer makes the 64×64 pictures of the views of one normalised image, reading its pixels as
+// floats once for all of them.
+type viewer struct {
+	img  *Image
+	luma []float32 // img.Gray as floats, row by row, once a view needs them
+}
+
+// source is the 64×64 picture of variant v, before its orientation is applied.
+func (vw *viewer) source(v Variant) []float32 {
+	g := vw.img.Gray
 	if v.Trimmed {
-		g = g.SubImage(img.Content).(*image.Gray)
+		g = g.SubImage(vw.img.Content).(*image.Gray)
 	}
 	if v.Angle != 0 {
 		return rotatedSource(g, float64(v.Angle))
 	}
+	if vw.luma == nil {
+		vw.luma = floatsOf(vw.img.Gray)
+	}
 	b := g.Bounds()
 	rr := v.Region.rect(b.Dx(), b.Dy()).Add(b.Min)
-	return resample(grayRegionReader(g, rr), rr.Dx(), rr.Dy(), hashSide, hashSide)
+	stride := vw.img.Gray.Bounds().Dx()
+	return resampleRows(func(y int) []float32 {
+		off := (rr.Min.Y+y)*stride + rr.Min.X
+		return vw.luma[off : off+rr.Dx()]
+	}, rr.Dx(), rr.Dy(), hashSide, hashSide)
 }
 
 // rotatedSource rotates g anticlockwise by deg degrees about its centre, keeps the largest
@@ -158,52 +173,38 @@ func orientFloats(px []float32, n int, o Orientation) []float32 {
 	return out
 }
 
-// hashesOf computes the three goimagehash hashes of a 64×64 picture. The difference and
-// average hashes get their 9×8 and 8×8 inputs from the same picture through the area
-// filter, so goimagehash never resizes anything and never sees an image it did not get from
-// here.
+// hashesOf computes the three goimagehash hashes of a 64×64 picture.
 func hashesOf(px []float32) Hashes {
-	reader := func(w int) lumaReader {
-		return func(y int, dst []float32) { copy(dst, px[y*w:(y+1)*w]) }
+	d, a := smallHashes(px)
+	return Hashes{P: perceptionHash(toGray(px, hashSide, hashSide)), D: d, A: a}
+}
+
+// orientedHashes computes the hashes of a 64×64 picture in each of its eight orientations,
+// sharing the perception hash's transforms between them (pHasher).
+func orientedHashes(px []float32) [8]Hashes {
+	ph := newPHasher(toGray(px, hashSide, hashSide))
+	var hs [8]Hashes
+	for o := range Orientation(8) {
+		d, a := smallHashes(orientFloats(px, hashSide, o))
+		hs[o] = Hashes{P: ph.hash(o), D: d, A: a}
 	}
-	g64 := toGray(px, hashSide, hashSide)
-	g9 := toGray(resample(reader(hashSide), hashSide, hashSide, 9, 8), 9, 8)
-	g8 := toGray(resample(reader(hashSide), hashSide, hashSide, 8, 8), 8, 8)
-	d, err2 := goimagehash.DifferenceHash(g9)
-	a, err3 := goimagehash.AverageHash(g8)
+	return hs
+}
+
+// smallHashes computes goimagehash's difference and average hashes of a 64×64 picture. They
+// get their 9×8 and 8×8 inputs from it through the area filter, so goimagehash never resizes
+// anything and never sees an image it did not get from here.
+func smallHashes(px []float32) (d, a Hash) {
+	rows := func(y int) []float32 { return px[y*hashSide : (y+1)*hashSide] }
+	g9 := toGray(resampleRows(rows, hashSide, hashSide, 9, 8), 9, 8)
+	g8 := toGray(resampleRows(rows, hashSide, hashSide, 8, 8), 8, 8)
+	dh, err2 := goimagehash.DifferenceHash(g9)
+	ah, err3 := goimagehash.AverageHash(g8)
 	if err2 != nil || err3 != nil {
 		// goimagehash only fails on a nil image; these never are.
 		panic(fmt.Sprintf("hashing: goimagehash failed on a small image: %v %v", err2, err3))
 	}
-	return Hashes{P: perceptionHash(g64), D: Hash(d.GetHash()), A: Hash(a.GetHash())}
-}
-
-// perceptionHash is goimagehash's PerceptionHash of a 64×64 gray picture, bit for bit
-// (TestPerceptionHashIsGoimagehash), through the same DCT, flattening and median of its
-// transforms and etcs packages. It skips what PerceptionHash spends on a picture that is
-// already 64×64 and gray: reading it pixel by pixel through the image.Image interface, a
-// tenth of the time of a view.
-func perceptionHash(g *image.Gray) Hash {
-	px := make([]float64, hashSide*hashSide)
-	for y := range hashSide {
-		row := g.Pix[y*g.Stride : y*g.Stride+hashSide]
-		for x, v := range row {
-			// goimagehash's luma of a gray pixel, in its order of operations: the
-			// 16-bit channels of v are v·257, and v·257/256 is v.
-			f := float64(v)
-			px[y*hashSide+x] = 0.299*f + 0.587*f + 0.114*f
-		}
-	}
-	transforms.DCT2DFast64(&px)
-	flat := transforms.FlattenPixelsFast64(px, 8, 8)
-	median := etcs.MedianOfPixelsFast64(flat)
-	var h Hash
-	for i, c := range flat {
-		if c > median {
-			h |= 1 << (63 - i)
-		}
-	}
-	return h
+	return Hash(dh.GetHash()), Hash(ah.GetHash())
 }
 
 // detail measures how much a 64×64 picture varies: the standard deviation of its pixels
