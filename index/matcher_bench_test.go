@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,7 @@ var (
 	matcherBig   = flag.Bool("matcher.big", false, "also run the matcher benchmarks at 1M works (and 200k works in Redis)")
 	matcherHuge  = flag.Bool("matcher.huge", false, "also run the lookup benchmarks at 10M works (about 12 GB)")
 	matcherRedis = flag.Int("matcher.redis", 0, "works in Redis for BenchmarkMatcherLoadRedis (default 20000, 200000 with -matcher.big)")
+	matcherSizes = flag.String("matcher.sizes", "", "comma-separated registry sizes of the lookup benchmarks, instead of 100000 (and the sizes of -matcher.big and -matcher.huge)")
 	matcherShape = flag.String("matcher.shape", "shipped", "fingerprint shape of the benchmarks: shipped (hashing's ReferenceVariants and QueryVariants: 36 and 19 views) or small (the tests' fixed lists: 14 and 17 views, the shape of the figures before session 6)")
 )
 
@@ -222,6 +225,17 @@ func matcherOf(b *testing.B, n int) *benchMatcher {
 }
 
 func benchSizes() []int {
+	if *matcherSizes != "" {
+		var sizes []int
+		for f := range strings.SplitSeq(*matcherSizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				panic(fmt.Sprintf("-matcher.sizes: bad size %q", f))
+			}
+			sizes = append(sizes, n)
+		}
+		return sizes
+	}
 	sizes := []int{100_000}
 	if *matcherBig {
 		sizes = append(sizes, 1_000_000)

@@ -1,5 +1,7 @@
 package index
 
+import "math"
+
 // SetMatcherLayout sets the tier sizes of m (works in the tail and in the mid segment before
 // each is merged on), the size under which a segment is scanned rather than indexed (in views),
 // the chunk widths of every index (nil: chosen by the cost model) and a cap on the hash bits a
@@ -19,6 +21,17 @@ func SetMatcherLayout(m *Matcher, tailMax, midMax, minIndexedViews int, widths [
 		m.cfg.minIndexed = minIndexedViews
 	}
 	m.cfg.widths, m.cfg.maxPartBits, m.cfg.forceIndex = widths, maxPartBits, true
+}
+
+// SetMatcherPlanByHeat sets whether segments built after the call plan their searches by the
+// heat of their tables whatever their size (true), or never (false).
+func SetMatcherPlanByHeat(m *Matcher, on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg.heatMinViews = math.MaxInt
+	if on {
+		m.cfg.heatMinViews = 0
+	}
 }
 
 // MatcherSegments returns the works of each segment of m's current snapshot (dead included)

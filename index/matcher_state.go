@@ -267,6 +267,7 @@ func (sg *segment) index(r int, cfg layout, vgroups [][]uint8) {
 	}
 	sg.buildIndex(widths, cfg.maxPartBits, vgroups)
 	sg.forceIndex = cfg.forceIndex
+	sg.planByHeat = sg.views() >= cfg.heatMinViews
 }
 
 // planningRadius is the radius segments are built for: hashing.MaxPDistance, or 12 while it

@@ -324,22 +324,26 @@ func TestMatcherExact(t *testing.T) {
 		radii   []int // MaxPDistance values
 		tailMax int
 		th      hashing.Thresholds
+		nominal bool // plan searches by the nominal cost of the indexes, not their heat
 	}
 	all := []int{0, 5, 8, 12, 16, 24, 64}
 	configs := []config{
-		{"auto", nil, 0, all, 9, low},
-		{"4x16", []int{16, 16, 16, 16}, 0, all, 9, low},
-		{"5x13", []int{13, 13, 13, 13, 12}, 0, all, 9, low},
-		{"6x11", []int{11, 11, 11, 11, 10, 10}, 0, all, 9, low},
-		{"3x22", []int{22, 21, 21}, 0, []int{0, 8, 12}, 40, low},
-		{"uneven", []int{4, 22, 22, 16}, 0, []int{3, 12, 16}, 40, low},
-		{"auto-inexact", nil, 24, []int{5, 12, 16}, 9, low},
-		{"4x16-inexact", []int{16, 16, 16, 16}, 20, []int{8, 12}, 9, low},
-		{"auto-shipped", nil, 0, []int{8, 12, 16}, 9, shipped},
-		{"4x16-shipped", []int{16, 16, 16, 16}, 0, []int{12}, 9, shipped},
-		{"auto-inexact-shipped", nil, 24, []int{12}, 9, shipped},
-		{"auto-0.6", nil, 0, []int{12}, 9, hashing.Thresholds{Match: 0.6, LowDetail: 0.7}},
-		{"auto-lowdetail-lower", nil, 0, []int{12}, 9, hashing.Thresholds{Match: 0.8, LowDetail: 0.65}},
+		{"auto", nil, 0, all, 9, low, false},
+		{"4x16", []int{16, 16, 16, 16}, 0, all, 9, low, false},
+		{"5x13", []int{13, 13, 13, 13, 12}, 0, all, 9, low, false},
+		{"6x11", []int{11, 11, 11, 11, 10, 10}, 0, all, 9, low, false},
+		{"3x22", []int{22, 21, 21}, 0, []int{0, 8, 12}, 40, low, false},
+		{"uneven", []int{4, 22, 22, 16}, 0, []int{3, 12, 16}, 40, low, false},
+		{"auto-inexact", nil, 24, []int{5, 12, 16}, 9, low, false},
+		{"4x16-inexact", []int{16, 16, 16, 16}, 20, []int{8, 12}, 9, low, false},
+		{"auto-shipped", nil, 0, []int{8, 12, 16}, 9, shipped, false},
+		{"4x16-shipped", []int{16, 16, 16, 16}, 0, []int{12}, 9, shipped, false},
+		{"auto-inexact-shipped", nil, 24, []int{12}, 9, shipped, false},
+		{"auto-0.6", nil, 0, []int{12}, 9, hashing.Thresholds{Match: 0.6, LowDetail: 0.7}, false},
+		{"auto-lowdetail-lower", nil, 0, []int{12}, 9, hashing.Thresholds{Match: 0.8, LowDetail: 0.65}, false},
+		{"auto-nominal", nil, 0, []int{5, 12, 16}, 9, low, true},
+		{"auto-nominal-shipped", nil, 0, []int{8, 12}, 9, shipped, true},
+		{"auto-inexact-nominal-shipped", nil, 24, []int{12}, 9, shipped, true},
 	}
 	for _, c := range configs {
 		for _, r := range c.radii {
@@ -353,6 +357,7 @@ func TestMatcherExact(t *testing.T) {
 				setGlobals(t, r, 0.04, 0.06, 0.06, 0.04)
 				m := index.NewMatcher()
 				index.SetMatcherLayout(m, c.tailMax, 150, 300, c.widths, c.part)
+				index.SetMatcherPlanByHeat(m, !c.nominal)
 				seed := uint64(r)
 				for _, b := range []byte(c.name) {
 					seed = seed*31 + uint64(b)

@@ -101,6 +101,7 @@ type segment struct {
 	idx        [numGroups][numKeys]*mihIndex
 	partBits   uint8 // the low partBits bits of a posting are the partial; the work is above
 	forceIndex bool  // layout.forceIndex
+	planByHeat bool  // views >= layout.heatMinViews
 }
 
 // The views of a work are indexed in two groups, because a query view need not search them
