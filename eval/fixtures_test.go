@@ -1,7 +1,9 @@
 package eval
 
 import (
+	"bytes"
 	"image"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,7 +13,8 @@ import (
 
 // TestFixturesSurviveOverlaysAndTurns checks the transformations the fingerprint was last
 // tuned for on the credited fixture photos and artworks: a logo in each corner, a 4° turn on
-// a black canvas, and gamma 2. Every copy must match its original at the shipped thresholds.
+// a black canvas, gamma 2, and a tiled watermark. Every copy must match its original at the
+// shipped thresholds.
 func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
 	files, err := filepath.Glob("../fixtures/images/*.jpg")
 	if err != nil || len(files) < 10 {
@@ -41,7 +44,7 @@ func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
 		}
 		origs = append(origs, original{f, ref.Fingerprint(hashing.Reference), src})
 	}
-	for _, name := range []string{"logo_10", "rotate_4_fill", "gamma_2"} {
+	for _, name := range []string{"logo_10", "rotate_4_fill", "gamma_2", "watermark_tiled"} {
 		tr, _ := ByName(name)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -64,5 +67,58 @@ func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDarkFixturesSurviveWatermark checks the fixture photos darkened to half their levels,
+// registered so, and copied with a light tiled watermark (four seeds each): every copy must
+// match. On dark pictures the watermark's letters move the hashes of every plain view; the
+// opened view (hashing.Variant.Opened) removes them. Without it, 3 of the 56 copies are missed.
+func TestDarkFixturesSurviveWatermark(t *testing.T) {
+	files, err := filepath.Glob("../fixtures/images/*.jpg")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("fixtures: %v (%d files)", err, len(files))
+	}
+	cfg := hashing.DefaultConfig()
+	th := hashing.DefaultThresholds
+	tr, _ := ByName("watermark_tiled")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dark := toNRGBA(src)
+		for i := range dark.Pix {
+			if i%4 != 3 {
+				dark.Pix[i] /= 2
+			}
+		}
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, dark, &jpeg.Options{Quality: 95}); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := cfg.Decode(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		refFP := ref.Fingerprint(hashing.Reference)
+		for seed := range uint64(4) {
+			out, err := tr.Apply(dark, seedFor(seed, f, "dark"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := cfg.Decode(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qFP := q.Fingerprint(hashing.Query)
+			if m := hashing.Compare(qFP, refFP); !th.Accept(m, qFP.LowDetail || refFP.LowDetail) {
+				t.Errorf("%s seed %d: not matched: %s", filepath.Base(f), seed, m.Describe())
+			}
+		}
 	}
 }

@@ -145,14 +145,22 @@ func (img *Image) Fingerprint(p Purpose) *Fingerprint {
 			fp.Views = append(fp.Views, View{v, hashesOf(orientFloats(vw.source(v), hashSide, v.Orientation))})
 		}
 	}
+	if v, ok := openedView(vw); ok {
+		fp.Views = append(fp.Views, v)
+	}
 	return fp
 }
 
 // Binary form, version 1:
 //
 //	magic "AF" | version (1 byte) | flags (1 byte: bit 0 low detail) | view count (uvarint)
-//	each view: orientation (bit 7: trimmed), angle, region x, y, w, h (1 byte each)
+//	each view: orientation (bit 7: trimmed, bit 6: opened), angle, region x, y, w, h (1 byte each)
 //	           | P, D, A (8 bytes each, big endian)
+const (
+	flagTrimmed = 0x80
+	flagOpened  = 0x40
+)
+
 const (
 	magic    = "AF"
 	viewSize = 6 + 24
@@ -177,7 +185,10 @@ func (f *Fingerprint) MarshalBinary() ([]byte, error) {
 	for _, v := range f.Views {
 		o := byte(v.Orientation)
 		if v.Trimmed {
-			o |= 0x80
+			o |= flagTrimmed
+		}
+		if v.Opened {
+			o |= flagOpened
 		}
 		b = append(b, o, byte(v.Angle), v.Region.X, v.Region.Y, v.Region.W, v.Region.H)
 		b = binary.BigEndian.AppendUint64(b, uint64(v.P))
@@ -211,7 +222,10 @@ func (f *Fingerprint) UnmarshalBinary(b []byte) error {
 	views := make([]View, n)
 	for i := range views {
 		p := rest[i*viewSize:]
-		v := View{Variant: Variant{Trimmed: p[0]&0x80 != 0, Orientation: Orientation(p[0] &^ 0x80), Angle: int8(p[1]), Region: Region{p[2], p[3], p[4], p[5]}}}
+		v := View{Variant: Variant{
+			Trimmed: p[0]&flagTrimmed != 0, Opened: p[0]&flagOpened != 0, Orientation: Orientation(p[0] &^ (flagTrimmed | flagOpened)),
+			Angle: int8(p[1]), Region: Region{p[2], p[3], p[4], p[5]},
+		}}
 		if v.Orientation > Transverse || !v.Region.valid() {
 			return bad(fmt.Sprintf("view %d variant", i))
 		}

@@ -70,6 +70,31 @@ func TestFingerprintRoundTrip(t *testing.T) {
 	}
 }
 
+// TestOpenedViewRoundTrip checks that an opened view keeps its flag through the binary form,
+// beside the trimmed flag, in bit 6 of the orientation byte.
+func TestOpenedViewRoundTrip(t *testing.T) {
+	t.Parallel()
+	fp := &Fingerprint{Version: FormatVersion, Views: []View{
+		{Variant: Variant{Region: Full}, Hashes: Hashes{P: 1, D: 2, A: 3}},
+		{Variant: Variant{Opened: true, Region: Full}, Hashes: Hashes{P: 4, D: 5, A: 6}},
+		{Variant: Variant{Opened: true, Trimmed: true, Orientation: Rot90, Region: Full}, Hashes: Hashes{P: 7}},
+	}}
+	b, err := fp.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := b[5+viewSize]; o != 0x40 {
+		t.Errorf("opened view's orientation byte %#x, want 0x40", o)
+	}
+	var got Fingerprint
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(fp, &got); diff != "" {
+		t.Errorf("binary round trip (-want +got):\n%s", diff)
+	}
+}
+
 // TestFingerprintTextGolden pins the text form: a change to it breaks every stored
 // fingerprint, so it must come with a new FormatVersion.
 func TestFingerprintTextGolden(t *testing.T) {

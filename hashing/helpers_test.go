@@ -155,5 +155,8 @@ func viewCount(img *Image, p Purpose) int {
 			n += 8
 		}
 	}
+	if _, ok := openedView(&viewer{img: img}); ok {
+		n++
+	}
 	return n
 }

@@ -38,7 +38,7 @@ var MaxPDistance = 12
 // a rotation or a trim. Each such view is one more chance for two unrelated pictures to look
 // alike, so a match through it must show more likeness than a match of the plain pictures;
 // the values are set on the accuracy benchmark.
-var Penalties = struct{ Orient, Crop, Rotate, Trim float64 }{Orient: 0.04, Crop: 0.06, Rotate: 0.06, Trim: 0.04}
+var Penalties = struct{ Orient, Crop, Rotate, Trim, Open float64 }{Orient: 0.04, Crop: 0.06, Rotate: 0.06, Trim: 0.04, Open: 0.06}
 
 // penalty is the handicap of pairing query view q with reference view r.
 func penalty(q, r Variant) float64 {
@@ -54,6 +54,9 @@ func penalty(q, r Variant) float64 {
 	}
 	if q.Trimmed || r.Trimmed {
 		p += Penalties.Trim
+	}
+	if q.Opened || r.Opened {
+		p += Penalties.Open
 	}
 	return p
 }
@@ -130,6 +133,7 @@ func Compare(query, ref *Fingerprint) Match {
 			if s > best.Score {
 				best = Match{Score: s, Distances: d, Upload: Variant{
 					Trimmed:     q.Trimmed || r.Trimmed,
+					Opened:      q.Opened,
 					Orientation: q.Orientation.Inverse(),
 					Angle:       r.Angle,
 					Region:      r.Region,
@@ -148,11 +152,12 @@ func Compare(query, ref *Fingerprint) Match {
 // whole, upright pictures at least perceptionScore(d.P). It is -1, below any score, when the
 // views are not compared at all: their perception hashes are more than MaxPDistance apart, or
 // both are crops and of different regions (a crop of the upload is only compared with the
-// same crop of the work: another crop of it would show a different part of the picture).
+// same crop of the work: another crop of it would show a different part of the picture), or
+// one is opened and the other not.
 // It never rises as a distance grows, so a matcher can bound the distances of the pairings a
 // threshold accepts.
 func PairScore(q, r Variant, d Distances) float64 {
-	if d.P > MaxPDistance || (!q.Region.IsFull() && !r.Region.IsFull() && q.Region != r.Region) {
+	if d.P > MaxPDistance || (!q.Region.IsFull() && !r.Region.IsFull() && q.Region != r.Region) || q.Opened != r.Opened {
 		return -1
 	}
 	s := Score(d) - penalty(q, r)
@@ -175,8 +180,8 @@ func (t Thresholds) Margin(m Match, lowDetail bool) float64 {
 	return m.Score - t.Match
 }
 
-// whole reports whether the variant is the whole picture, upright: no trim, crop, turn or
-// rotation.
+// whole reports whether the variant is the whole picture, upright: no trim, crop, turn,
+// rotation or opening.
 func (v Variant) whole() bool {
-	return !v.Trimmed && v.Orientation == Identity && v.Angle == 0 && v.Region.IsFull()
+	return !v.Trimmed && !v.Opened && v.Orientation == Identity && v.Angle == 0 && v.Region.IsFull()
 }

@@ -148,6 +148,7 @@ func TestPairScore(t *testing.T) {
 	}
 	variants = append(variants, QueryVariants...)
 	variants = append(variants, ReferenceVariants...)
+	variants = append(variants, Variant{Opened: true, Region: Full})
 	bitsOf := func(n int) Hash { return Hash(uint64(1)<<n - 1) }
 	dists := []int{0, 1, 3, 5, 8, 9, 11, 12, 13, 20, 40, 63}
 	compared, paired := 0, 0
@@ -180,5 +181,28 @@ func TestPairScore(t *testing.T) {
 	}
 	if paired == 0 || paired == compared {
 		t.Fatalf("%d of %d pairings compared: the test does not test", paired, compared)
+	}
+}
+
+// TestOpenedPairsOnlyOpened checks that an opened view is compared with an opened view only,
+// with the opening's penalty, and never makes a whole-picture match.
+func TestOpenedPairsOnlyOpened(t *testing.T) {
+	t.Parallel()
+	open := Variant{Opened: true, Region: Full}
+	d := Distances{P: 2, D: 3, A: 1}
+	for _, v := range append([]Variant{{Region: Full}, {Trimmed: true, Region: Full}, {Orientation: Mirror, Region: Full}}, QueryVariants...) {
+		if s := PairScore(open, v, d); s != -1 {
+			t.Errorf("opened query view paired with %v: %v", v, s)
+		}
+		if s := PairScore(v, open, d); s != -1 {
+			t.Errorf("%v paired with an opened reference view: %v", v, s)
+		}
+	}
+	if got, want := PairScore(open, open, d), Score(d)-Penalties.Open; got != want {
+		t.Errorf("opened pairing scores %v, want %v", got, want)
+	}
+	q := &Fingerprint{Version: FormatVersion, Views: []View{{Variant: open}}}
+	if m := Compare(q, q); !m.Upload.Opened || m.Whole() {
+		t.Errorf("opened match %+v: Opened %v, Whole %v", m, m.Upload.Opened, m.Whole())
 	}
 }

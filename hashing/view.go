@@ -45,6 +45,11 @@ type Variant struct {
 	// Trimmed views are of the picture's content box (borders, pads and chrome trimmed)
 	// rather than of the whole picture; Region is then relative to the box.
 	Trimmed bool `json:"trimmed,omitempty"`
+	// Opened views are of the whole picture after a grayscale opening (the minimum, then the
+	// maximum, over a 5×5 square of the normalised picture), which removes bright strokes
+	// thinner than that, such as the letters of a light tiled watermark. An opened view is
+	// only compared with an opened view.
+	Opened bool `json:"opened,omitempty"`
 	// Orientation is applied last.
 	Orientation Orientation `json:"orientation"`
 	// Angle is a rotation in whole degrees, anticlockwise, after which the largest upright
@@ -61,13 +66,16 @@ func (v Variant) String() string {
 	if v.Trimmed {
 		parts = append(parts, "trim")
 	}
+	if v.Opened {
+		parts = append(parts, "opened")
+	}
 	if !v.Region.IsFull() {
 		parts = append(parts, fmt.Sprintf("crop(%d,%d,%d,%d)", v.Region.X, v.Region.Y, v.Region.W, v.Region.H))
 	}
 	if v.Angle != 0 {
 		parts = append(parts, fmt.Sprintf("rotate(%d)", v.Angle))
 	}
-	if v.Orientation != Identity || len(parts) == 0 || (v.Trimmed && len(parts) == 1) {
+	if v.Orientation != Identity || len(parts) == 0 || ((v.Trimmed || v.Opened) && len(parts) == 1) {
 		parts = append(parts, v.Orientation.String())
 	}
 	return strings.Join(parts, "+")
@@ -90,12 +98,22 @@ func viewSource(img *Image, v Variant) []float32 { return (&viewer{img: img}).so
 // viewer makes the 64×64 pictures of the views of one normalised image, reading its pixels as
 // floats once for all of them.
 type viewer struct {
-	img  *Image
-	luma []float32 // img.Gray as floats, row by row, once a view needs them
+	img    *Image
+	luma   []float32 // img.Gray as floats, row by row, once a view needs them
+	opened *viewer   // of img opened (Variant.Opened), once a view needs it
 }
 
 // source is the 64×64 picture of variant v, before its orientation is applied.
 func (vw *viewer) source(v Variant) []float32 {
+	if v.Opened {
+		if vw.opened == nil {
+			o := *vw.img
+			o.Gray = opened(vw.img.Gray)
+			vw.opened = &viewer{img: &o}
+		}
+		v.Opened = false
+		return vw.opened.source(v)
+	}
 	g := vw.img.Gray
 	if v.Trimmed {
 		g = g.SubImage(vw.img.Content).(*image.Gray)

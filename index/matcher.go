@@ -553,7 +553,7 @@ type boundsKey struct {
 	match, low  uint64 // the thresholds' bits (a NaN is then a key like any other)
 	lowQuery    bool
 	maxP        int
-	penalties   [4]float64
+	penalties   [5]float64
 	variantSets int // variant lists in the snapshot: they are append-only within a state
 }
 
@@ -579,7 +579,7 @@ const maxBoundsMemo = 4096
 func (m *Matcher) bounds(sn *snapshot, v hashing.Variant, th hashing.Thresholds, lowQuery bool) *[numGroups]bounds {
 	pen := hashing.Penalties
 	k := boundsKey{v: v, match: math.Float64bits(th.Match), low: math.Float64bits(th.LowDetail), lowQuery: lowQuery,
-		maxP: hashing.MaxPDistance, penalties: [4]float64{pen.Orient, pen.Crop, pen.Rotate, pen.Trim}, variantSets: len(sn.vlists)}
+		maxP: hashing.MaxPDistance, penalties: [5]float64{pen.Orient, pen.Crop, pen.Rotate, pen.Trim, pen.Open}, variantSets: len(sn.vlists)}
 	memo := sn.memo
 	if r, ok := memo.m.Load(k); ok {
 		return r.(*[numGroups]bounds)

@@ -69,6 +69,9 @@ func (g fpGen) ref() *hashing.Fingerprint {
 	for _, v := range testRefVariants {
 		fp.Views = append(fp.Views, hashing.View{Variant: v, Hashes: g.hashes()})
 	}
+	if g.r.IntN(2) == 0 {
+		fp.Views = append(fp.Views, hashing.View{Variant: hashing.Variant{Opened: true, Region: hashing.Full}, Hashes: g.hashes()})
+	}
 	return fp
 }
 
@@ -85,7 +88,11 @@ func (g fpGen) queryVariants() []hashing.Variant {
 			vs = append(vs, hashing.Variant{Trimmed: tr, Orientation: o, Region: hashing.Full})
 		}
 	}
-	return append(vs, testQueryVariants...)
+	vs = append(vs, testQueryVariants...)
+	if g.r.IntN(2) == 0 {
+		vs = append(vs, hashing.Variant{Opened: true, Region: hashing.Full})
+	}
+	return vs
 }
 
 // query returns an unrelated Query-shaped fingerprint.

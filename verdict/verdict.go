@@ -55,6 +55,10 @@ type Match struct {
 	Angle int `json:"angle"`
 	// Trimmed reports that borders, pads or screenshot chrome were trimmed to match.
 	Trimmed bool `json:"trimmed"`
+	// Opened reports that the pictures matched once thin bright strokes were removed from
+	// both (hashing.Variant.Opened): the picture carries a light overlay, such as a tiled
+	// watermark, that the work does not.
+	Opened bool `json:"opened,omitempty"`
 	// UploadRegion is the part of the picture that matched, in percent, when only a part
 	// did (hashing.Match.UploadRegion): the rest of it differs, as under a logo, a caption
 	// or surroundings. Absent when the whole picture matched.
@@ -74,7 +78,7 @@ type Match struct {
 // hashing.Match.Whole does for the match it was built from: no trim, crop, turn or rotation,
 // and not only a part of the picture.
 func (m Match) Whole() bool {
-	return m.Orientation == hashing.Identity.String() && m.Angle == 0 && !m.Trimmed &&
+	return m.Orientation == hashing.Identity.String() && m.Angle == 0 && !m.Trimmed && !m.Opened &&
 		m.Region.IsFull() && m.UploadRegion.IsFull()
 }
 
@@ -213,6 +217,7 @@ func NewMatch(c Candidate) Match {
 		Region:       region,
 		Angle:        int(u.Angle),
 		Trimmed:      u.Trimmed,
+		Opened:       u.Opened,
 		LowDetail:    c.LowDetail,
 		UploadRegion: upload,
 		Description:  c.Match.Describe(),

@@ -192,6 +192,7 @@ func TestMatchWholeAgreesWithHashing(t *testing.T) {
 		"crop":               {Upload: crop},
 		"turn":               {Upload: turn},
 		"trim":               {Upload: trim},
+		"opened":             {Upload: hashing.Variant{Opened: true, Region: hashing.Full}},
 		"part of the upload": {Upload: whole, UploadRegion: hashing.Region{X: 40, W: 60, H: 100}},
 		"full upload region": {Upload: whole, UploadRegion: hashing.Full},
 	} {

@@ -134,6 +134,9 @@ func describe(m verdict.Match, th hashing.Thresholds) evidence {
 	if partial {
 		adjs = append(adjs, "partly covered or framed")
 	}
+	if m.Opened {
+		adjs = append(adjs, "watermarked or overlaid")
+	}
 	what := "an unaltered copy of the whole work"
 	if len(adjs) > 0 {
 		what = "a " + strings.Join(adjs, ", ") + " copy of the work"
@@ -151,6 +154,9 @@ func describe(m verdict.Match, th hashing.Thresholds) evidence {
 	}
 	if m.Trimmed {
 		e.Details = append(e.Details, "Borders, padding or screenshot chrome were trimmed before matching.")
+	}
+	if m.Opened {
+		e.Details = append(e.Details, "The pictures matched once thin bright strokes were removed from both: the upload carries a light overlay, such as a tiled watermark, that the work does not.")
 	}
 	floor := th.Match
 	if m.LowDetail {

@@ -43,6 +43,8 @@ func TestDescribe(t *testing.T) {
 			"similar: 79% similar; the upload is a partly covered or framed copy of the work."},
 		{verdict.Match{Score: 0.79, Region: hashing.Full, UploadRegion: hashing.Region{X: 20, Y: 20, W: 60, H: 60}},
 			"similar: 79% similar; the upload is a partly covered or framed copy of the work."},
+		{verdict.Match{Score: 0.93, Orientation: "identity", Region: hashing.Full, Opened: true},
+			"very close: 93% similar; the upload is a watermarked or overlaid copy of the work."},
 	}
 	for _, tc := range tests {
 		if got := describe(tc.m, th).Summary; got != tc.want {
