@@ -21,12 +21,16 @@ func contentBox(g *image.Gray) image.Rectangle {
 	full := g.Bounds()
 	r := full
 	for range 2 { // rows then columns, twice: each pass sees only the other's band
-		y0, y1 := trimLines(flatLines(g, r, true), true)
+		before := r
+		y0, y1 := trimLines(r.Dy(), lineFlatness(g, r, true), true)
 		r.Min.Y, r.Max.Y = r.Min.Y+y0, r.Min.Y+y1
-		x0, x1 := trimLines(flatLines(g, r, false), false)
+		x0, x1 := trimLines(r.Dx(), lineFlatness(g, r, false), false)
 		r.Min.X, r.Max.X = r.Min.X+x0, r.Min.X+x1
 		if r.Empty() {
 			return full
+		}
+		if r == before {
+			break // a second pass would see the same lines
 		}
 	}
 	if float64(r.Dx()) < minContent*float64(full.Dx()) || float64(r.Dy()) < minContent*float64(full.Dy()) || r.Dx() < 8 || r.Dy() < 8 {
@@ -35,47 +39,60 @@ func contentBox(g *image.Gray) image.Rectangle {
 	return r
 }
 
-// flatLines reports, for each row (rows=true) or column of r, whether it is flat.
-func flatLines(g *image.Gray, r image.Rectangle, rows bool) []bool {
+// lineFlatness returns whether row (rows=true) or column i of r is flat, working each line
+// out when it is first asked: trimming looks only at lines near the edges.
+func lineFlatness(g *image.Gray, r image.Rectangle, rows bool) func(i int) bool {
 	n, m := r.Dy(), r.Dx()
 	if !rows {
 		n, m = m, n
 	}
-	flat := make([]bool, n)
-	var hist [256]int32
-	px := func(i, j int) uint8 { // i: line, j: position along it
-		if rows {
-			return g.Pix[g.PixOffset(r.Min.X+j, r.Min.Y+i)]
-		}
-		return g.Pix[g.PixOffset(r.Min.X+i, r.Min.Y+j)]
-	}
-	for i := range n {
-		hist = [256]int32{}
-		for j := range m {
-			hist[px(i, j)]++
-		}
-		med, acc := 0, int32(0)
-		for v, c := range hist {
-			acc += c
-			if 2*acc >= int32(m) {
-				med = v
-				break
+	known := make([]int8, n) // 0 unknown, 1 flat, -1 not
+	line := make([]uint8, m)
+	return func(i int) bool {
+		if known[i] == 0 {
+			if rows {
+				copy(line, g.Pix[g.PixOffset(r.Min.X, r.Min.Y+i):])
+			} else {
+				for j := range line {
+					line[j] = g.Pix[g.PixOffset(r.Min.X+i, r.Min.Y+j)]
+				}
+			}
+			known[i] = -1
+			if flatLine(line) {
+				known[i] = 1
 			}
 		}
-		var near int32
-		for v := max(0, med-flatTolerance); v <= min(255, med+flatTolerance); v++ {
-			near += hist[v]
-		}
-		flat[i] = float64(near) >= flatFraction*float64(m)
+		return known[i] > 0
 	}
-	return flat
+}
+
+// flatLine reports whether nearly all of a line's pixels are within flatTolerance of its
+// median.
+func flatLine(line []uint8) bool {
+	var hist [256]int32
+	for _, v := range line {
+		hist[v]++
+	}
+	m := len(line)
+	med, acc := 0, int32(0)
+	for v, c := range hist {
+		acc += c
+		if 2*acc >= int32(m) {
+			med = v
+			break
+		}
+	}
+	var near int32
+	for v := max(0, med-flatTolerance); v <= min(255, med+flatTolerance); v++ {
+		near += hist[v]
+	}
+	return float64(near) >= flatFraction*float64(m)
 }
 
 // trimLines returns the half-open range of lines to keep: flat lines are peeled from both
 // ends and, for rows, so is a thin edge band of detail followed by a flat gap (window chrome
 // sits above and below a picture, seldom beside it).
-func trimLines(flat []bool, chrome bool) (int, int) {
-	n := len(flat)
+func trimLines(n int, flat func(int) bool, chrome bool) (int, int) {
 	lo, hi := 0, n
 	maxBand := int(chromeMax * float64(n))
 	minGap := max(2, int(chromeGapMin*float64(n)))
@@ -85,22 +102,22 @@ func trimLines(flat []bool, chrome bool) (int, int) {
 	peel := func(i, d, stop int) int {
 		for range 3 {
 			if !chrome {
-				for i != stop && flat[i] {
+				for i != stop && flat(i) {
 					i += d
 				}
 				return i
 			}
-			for i != stop && flat[i] {
+			for i != stop && flat(i) {
 				i += d
 			}
 			end := -1
 			for j := i; j != stop && abs(j-i) <= maxBand; {
-				if !flat[j] {
+				if !flat(j) {
 					j += d
 					continue
 				}
 				k := j
-				for k != stop && flat[k] {
+				for k != stop && flat(k) {
 					k += d
 				}
 				if abs(k-j) >= minGap {

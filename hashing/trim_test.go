@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -78,11 +79,11 @@ func TestTrimLines(t *testing.T) {
 		{"wide band is content", line(d, 30, f, 5, d, 65), 0, 100},
 		{"narrow gap is content", line(d, 8, f, 1, d, 91), 0, 100},
 	}
-	if lo, hi := trimLines(line(d, 8, f, 12, d, 70, f, 10), false); lo != 0 || hi != 90 {
+	if lo, hi := trimSlice(line(d, 8, f, 12, d, 70, f, 10), false); lo != 0 || hi != 90 {
 		t.Errorf("columns: [%d,%d), want chrome kept: [0,90)", lo, hi)
 	}
 	for _, c := range cases {
-		if lo, hi := trimLines(c.flat, true); lo != c.lo || hi != c.hi {
+		if lo, hi := trimSlice(c.flat, true); lo != c.lo || hi != c.hi {
 			t.Errorf("%s: [%d,%d), want [%d,%d)", c.name, lo, hi, c.lo, c.hi)
 		}
 	}
@@ -103,7 +104,86 @@ func TestTrimLinesChromeWithGaps(t *testing.T) {
 	add(true, 20)
 	add(false, 60)
 	add(true, 20)
-	if lo, hi := trimLines(flat, true); lo != 29 || hi != 89 {
+	if lo, hi := trimSlice(flat, true); lo != 29 || hi != 89 {
 		t.Errorf("[%d,%d), want [29,89)", lo, hi)
+	}
+}
+
+// trimSlice is trimLines over a slice of flatness.
+func trimSlice(flat []bool, chrome bool) (int, int) {
+	return trimLines(len(flat), func(i int) bool { return flat[i] }, chrome)
+}
+
+// TestContentBoxLazy checks contentBox, which works out only the lines it looks at and stops
+// when a pass trims nothing, against the plain procedure: every line's flatness, two passes.
+func TestContentBoxLazy(t *testing.T) {
+	t.Parallel()
+	eager := func(g *image.Gray) image.Rectangle {
+		full, r := g.Bounds(), g.Bounds()
+		all := func(r image.Rectangle, rows bool) []bool {
+			var out []bool
+			if rows {
+				for y := r.Min.Y; y < r.Max.Y; y++ {
+					out = append(out, flatLine(g.Pix[y*g.Stride+r.Min.X:y*g.Stride+r.Max.X]))
+				}
+				return out
+			}
+			for x := r.Min.X; x < r.Max.X; x++ {
+				var col []uint8
+				for y := r.Min.Y; y < r.Max.Y; y++ {
+					col = append(col, g.Pix[y*g.Stride+x])
+				}
+				out = append(out, flatLine(col))
+			}
+			return out
+		}
+		for range 2 {
+			y0, y1 := trimSlice(all(r, true), true)
+			r.Min.Y, r.Max.Y = r.Min.Y+y0, r.Min.Y+y1
+			x0, x1 := trimSlice(all(r, false), false)
+			r.Min.X, r.Max.X = r.Min.X+x0, r.Min.X+x1
+			if r.Empty() {
+				return full
+			}
+		}
+		if float64(r.Dx()) < minContent*float64(full.Dx()) || float64(r.Dy()) < minContent*float64(full.Dy()) || r.Dx() < 8 || r.Dy() < 8 {
+			return full
+		}
+		return r
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for k := range 300 {
+		w, h := 40+rng.IntN(220), 40+rng.IntN(220)
+		g := image.NewGray(image.Rect(0, 0, w, h))
+		bg := uint8(rng.IntN(256))
+		for i := range g.Pix {
+			g.Pix[i] = bg + uint8(rng.IntN(5))
+		}
+		// A textured picture somewhere inside, sometimes with a band of detail at the top
+		// or bottom edge (chrome, a caption), sometimes nothing at all.
+		if k%7 != 0 {
+			x0, y0 := rng.IntN(w/3), rng.IntN(h/3)
+			x1, y1 := w-rng.IntN(w/3), h-rng.IntN(h/3)
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					g.Pix[y*w+x] = uint8(rng.IntN(256))
+				}
+			}
+		}
+		if k%3 == 0 {
+			band := 1 + rng.IntN(max(1, h/8))
+			y0 := 0
+			if k%2 == 0 {
+				y0 = h - band
+			}
+			for y := y0; y < y0+band; y++ {
+				for x := rng.IntN(w / 2); x < w; x += 2 {
+					g.Pix[y*w+x] = uint8(rng.IntN(256))
+				}
+			}
+		}
+		if got, want := contentBox(g), eager(g); got != want {
+			t.Fatalf("picture %d (%d×%d): contentBox %v, every line and both passes %v", k, w, h, got, want)
+		}
 	}
 }
