@@ -41,16 +41,19 @@ const (
 )
 
 // ReferenceVariants are the views of a registered work beyond the whole picture: crops to
-// 80% of each side on a 5×5 grid of offsets (a copier's crop is then never more than 2.5%
-// of a side away from one of them), the centre 60%, turns of 4° and 15° either way (the
-// largest upright rectangle inside the turned picture), and the four 60% strips of
-// LogoStrips. Each adds 30 bytes to a work. The list was chosen on the accuracy benchmark:
-// a 3×3 grid of 80% crops found 30% of off-centre crops where this one finds 85%, and the
-// strips took a logo over 10% of the area in a corner from 69% to 99.7%.
+// 80% of each side on a 7×7 grid of offsets (0, 3, 7, 10, 13, 17 and 20%: a copier's crop
+// is then never more than 2% of a side away from one of them, and the centred crop is on
+// it), the centre 60%, turns of 4° and 15° either way (the largest upright rectangle inside
+// the turned picture), and the four 60% strips of LogoStrips. Each adds 30 bytes to a work.
+// The list was chosen on the accuracy benchmark: at the 1e-6 threshold a 5×5 grid (5% steps)
+// found 74% of off-centre crops and this one 94%, with no impostor pair above the threshold
+// added; a 3×3 grid found 30%; and the strips took a logo over 10% of the area in a corner
+// from 69% to 99.7%.
 var ReferenceVariants = func() []Variant {
 	var vs []Variant
-	for _, y := range []uint8{0, 5, 10, 15, 20} {
-		for _, x := range []uint8{0, 5, 10, 15, 20} {
+	grid := []uint8{0, 3, 7, 10, 13, 17, 20}
+	for _, y := range grid {
+		for _, x := range grid {
 			vs = append(vs, Variant{Region: Region{x, y, 80, 80}})
 		}
 	}
