@@ -21,7 +21,6 @@ func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
 		t.Fatalf("fixtures: %v (%d files)", err, len(files))
 	}
 	cfg := hashing.DefaultConfig()
-	th := hashing.DefaultThresholds
 	// Each original once: its registered fingerprint, and its pixels for the transforms.
 	type original struct {
 		file string
@@ -51,20 +50,7 @@ func TestFixturesSurviveOverlaysAndTurns(t *testing.T) {
 			for _, o := range origs {
 				// The logo's corner and shape come from the seed: four seeds cover
 				// several corners of each picture.
-				for seed := range uint64(4) {
-					out, err := tr.Apply(o.src, seedFor(seed, o.file, name))
-					if err != nil {
-						t.Fatal(err)
-					}
-					q, err := cfg.Decode(out)
-					if err != nil {
-						t.Fatal(err)
-					}
-					qFP := q.Fingerprint(hashing.Query)
-					if m := hashing.Compare(qFP, o.ref); !th.Accept(m, qFP.LowDetail || o.ref.LowDetail) {
-						t.Errorf("%s seed %d: not matched: %s", filepath.Base(o.file), seed, m.Describe())
-					}
-				}
+				copiesMatch(t, tr, o.src, o.ref, o.file, name)
 			}
 		})
 	}
@@ -80,7 +66,6 @@ func TestDarkFixturesSurviveWatermark(t *testing.T) {
 		t.Fatalf("fixtures: %v (%d files)", err, len(files))
 	}
 	cfg := hashing.DefaultConfig()
-	th := hashing.DefaultThresholds
 	tr, _ := ByName("watermark_tiled")
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -105,20 +90,27 @@ func TestDarkFixturesSurviveWatermark(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		refFP := ref.Fingerprint(hashing.Reference)
-		for seed := range uint64(4) {
-			out, err := tr.Apply(dark, seedFor(seed, f, "dark"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			q, err := cfg.Decode(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			qFP := q.Fingerprint(hashing.Query)
-			if m := hashing.Compare(qFP, refFP); !th.Accept(m, qFP.LowDetail || refFP.LowDetail) {
-				t.Errorf("%s seed %d: not matched: %s", filepath.Base(f), seed, m.Describe())
-			}
+		copiesMatch(t, tr, dark, ref.Fingerprint(hashing.Reference), f, "dark")
+	}
+}
+
+// copiesMatch makes four copies of src with tr (seeded by file and tag) and reports each that
+// does not match ref at the shipped thresholds.
+func copiesMatch(t *testing.T, tr Transform, src image.Image, ref *hashing.Fingerprint, file, tag string) {
+	t.Helper()
+	cfg, th := hashing.DefaultConfig(), hashing.DefaultThresholds
+	for seed := range uint64(4) {
+		out, err := tr.Apply(src, seedFor(seed, file, tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := cfg.Decode(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qFP := q.Fingerprint(hashing.Query)
+		if m := hashing.Compare(qFP, ref); !th.Accept(m, qFP.LowDetail || ref.LowDetail) {
+			t.Errorf("%s seed %d: not matched: %s", filepath.Base(file), seed, m.Describe())
 		}
 	}
 }
