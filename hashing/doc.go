@@ -1,6 +1,7 @@
 // Package hashing turns untrusted image bytes into a perceptual fingerprint and compares
 // fingerprints. It is pure: no network, no store, no global state beyond the lazily loaded
-// JPEG library.
+// JPEG library and a bounded cache of resampling weights, which only ever holds what it
+// would compute again.
 //
 // The path has one function a step:
 //
@@ -18,7 +19,8 @@
 //
 // A Query fingerprint (an upload) holds the picture in its eight orientations; a Reference
 // fingerprint (a registered work) holds the upright picture plus the crops and rotations
-// copiers make. Fingerprints have a stable, versioned binary form (MarshalBinary) and text
+// copiers make. Both hold an opened view of the whole picture (light overlays such as tiled
+// watermarks removed), compared only with each other. Fingerprints have a stable, versioned binary form (MarshalBinary) and text
 // form ("afp1." + base64url), never goimagehash's gob dump.
 //
 // goimagehash is only ever handed images this package made (64×64, 9×8 and 8×8 gray), so

@@ -9,14 +9,19 @@ import (
 )
 
 // FormatVersion is the version of the fingerprint's binary and text forms, and of the
-// recipe that computes it: fingerprints of different versions are not comparable.
+// recipe that computes it: fingerprints of different versions are not comparable. Views
+// added to the recipe since (each view names its variant, so older fingerprints still
+// compare) kept version 1; the opened view's flag (bit 6 of a view's orientation byte) is
+// rejected as malformed by binaries from before it, so such binaries cannot read newer
+// fingerprints: do not roll a deployment back past it.
 const FormatVersion = 1
 
 // Fingerprint is the perceptual identity of a picture: the hashes of several views of it.
 // A query fingerprint holds the picture's eight orientations; a reference fingerprint (a
 // registered work) holds the upright picture and the crops and rotations that copiers make.
 // When trimming borders, pads or screenshot chrome leaves a smaller picture, both also hold
-// views of that trimmed picture.
+// views of that trimmed picture; and both hold an opened view of the whole picture unless it
+// is flat once opened (Variant.Opened).
 // Matching compares every query view with every reference view.
 type Fingerprint struct {
 	// Version is FormatVersion when computed by this package.

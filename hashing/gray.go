@@ -31,7 +31,8 @@ type axisWeights struct {
 	// taps is the most weights of an output, and padded holds every output's weights padded
 	// with zeros to taps, reading from padLo[i]: zeros before or after the weights change no
 	// sum (s + 0·x is s), so the padded sums are the same numbers, without a loop of its
-	// own length per output. Nil when the source is shorter than taps.
+	// own length per output. Nil when the source is shorter than taps, which no downscale
+	// (taps ≤ in) or upscale (taps ≤ 2) makes: a guard, kept for safety.
 	taps   int
 	padded []float32
 	padLo  []int

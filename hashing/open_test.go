@@ -24,6 +24,16 @@ func TestCombineBytes(t *testing.T) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100000 { // lanes of different values, where a borrow would cross lanes
+		x, y := rng.Uint64(), rng.Uint64()
+		lo, hi := minBytes(x, y), maxBytes(x, y)
+		for i := range 8 {
+			xa, yb := uint8(x>>(8*i)), uint8(y>>(8*i))
+			if uint8(lo>>(8*i)) != min(xa, yb) || uint8(hi>>(8*i)) != max(xa, yb) {
+				t.Fatalf("minBytes, maxBytes(%#x, %#x) byte %d: %#x, %#x", x, y, i, uint8(lo>>(8*i)), uint8(hi>>(8*i)))
+			}
+		}
+	}
 	for n := range 41 {
 		a, b := make([]uint8, n), make([]uint8, n)
 		for i := range a {

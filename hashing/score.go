@@ -35,7 +35,7 @@ var weights = [3]float64{2, 1, 0.25}
 var MaxPDistance = 12
 
 // Penalties are subtracted from the score of a pairing of views that needed a turn, a crop,
-// a rotation or a trim. Each such view is one more chance for two unrelated pictures to look
+// a rotation, a trim or an opening (Open: both views opened). Each such view is one more chance for two unrelated pictures to look
 // alike, so a match through it must show more likeness than a match of the plain pictures;
 // the values are set on the accuracy benchmark.
 var Penalties = struct{ Orient, Crop, Rotate, Trim, Open float64 }{Orient: 0.04, Crop: 0.06, Rotate: 0.06, Trim: 0.04, Open: 0.06}
@@ -116,7 +116,7 @@ func (m Match) Describe() string {
 }
 
 // Whole reports whether the whole upload matched the whole work, upright: no trim, crop,
-// turn or rotation of either was needed.
+// turn, rotation or opening of either was needed.
 func (m Match) Whole() bool { return m.Upload.whole() && m.UploadRegion.IsFull() }
 
 // Compare returns the best pairing of the query's views with the reference's views, each

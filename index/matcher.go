@@ -65,12 +65,14 @@ type layout struct {
 	// heatMinViews is the size, in views, from which the largest segment's searches are
 	// planned by the heat of its tables for each query view (qview.choose): about 120 µs a
 	// lookup of 19 query views on the development machine, more than it saves in the search
-	// of a smaller segment. On the development corpus's hashes it took lookups among 30k works
-	// from 0.89 to 0.66 ms, and cost 10k works 0.36 → 0.42 ms.
+	// of a smaller segment. On the development corpus's hashes (works of 36 views) it took
+	// lookups among 30k works from 0.89 to 0.66 ms, and cost 10k works 0.36 → 0.42 ms; it
+	// is a number of views, so it holds for works of any shape (1 Mi views: about 17k works
+	// of 60 views).
 	heatMinViews int
 }
 
-// defaultLayout: a tail of 256 works costs a lookup about 19×256×36 comparisons of two hashes;
+// defaultLayout: a tail of 256 works costs a lookup about 20×256×60 comparisons of two hashes;
 // a mid segment of 32Ki works is rebuilt in tens of milliseconds.
 var defaultLayout = layout{tailMax: 256, midMax: 32 << 10, minIndexed: 4096, heatMinViews: 1 << 20}
 

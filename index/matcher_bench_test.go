@@ -32,7 +32,7 @@ var (
 	matcherHuge  = flag.Bool("matcher.huge", false, "also run the lookup benchmarks at 10M works (about 12 GB)")
 	matcherRedis = flag.Int("matcher.redis", 0, "works in Redis for BenchmarkMatcherLoadRedis (default 20000, 200000 with -matcher.big)")
 	matcherSizes = flag.String("matcher.sizes", "", "comma-separated registry sizes of the lookup benchmarks, instead of 100000 (and the sizes of -matcher.big and -matcher.huge)")
-	matcherShape = flag.String("matcher.shape", "shipped", "fingerprint shape of the benchmarks: shipped (hashing's ReferenceVariants and QueryVariants: 36 and 19 views) or small (the tests' fixed lists: 14 and 17 views, the shape of the figures before session 6)")
+	matcherShape = flag.String("matcher.shape", "shipped", "fingerprint shape of the benchmarks: shipped (hashing's ReferenceVariants and QueryVariants: 60 and 19 views since session 7's 7×7 grid of crops, 36 and 19 before) or small (the tests' fixed lists: 14 and 17 views, the shape of the figures before session 6)")
 )
 
 // benchRefVariants and benchQueryVariants are the views beyond the whole picture of the
@@ -113,7 +113,7 @@ func benchEntries(n int, seed uint64) []index.MatchEntry {
 }
 
 // benchEntry returns a work, one of n, with a random reference fingerprint: the whole
-// picture, its trimmed box and benchRefVariants (36 views in the shipped shape, 14 in the small).
+// picture, its trimmed box and benchRefVariants (60 views in the shipped shape, 14 in the small).
 func benchEntry(g fpGen, n int) index.MatchEntry {
 	rv := benchRefVariants()
 	fp := &hashing.Fingerprint{Version: hashing.FormatVersion, Views: make([]hashing.View, 0, 2+len(rv))}

@@ -99,3 +99,19 @@ func TestMatcherReloadForgetsBounds(t *testing.T) {
 		t.Errorf("after the reload: %+v, want work b", got)
 	}
 }
+
+// TestInternVariantsOpened checks that two works whose views differ only in being opened do
+// not share a variant list: a shared one would rebuild one work's fingerprint with the
+// other's flags.
+func TestInternVariantsOpened(t *testing.T) {
+	st := newState()
+	plain := []hashing.View{{Variant: hashing.Variant{Region: hashing.Full}}, {Variant: hashing.Variant{Region: hashing.Full}}}
+	opened := []hashing.View{{Variant: hashing.Variant{Region: hashing.Full}}, {Variant: hashing.Variant{Opened: true, Region: hashing.Full}}}
+	a, b := st.internVariants(plain), st.internVariants(opened)
+	if a == b {
+		t.Fatalf("views differing only in Opened share variant list %d", a)
+	}
+	if got := st.vlists[b][1]; !got.Opened {
+		t.Errorf("interned opened view lost its flag: %+v", got)
+	}
+}

@@ -182,6 +182,9 @@ func (st *state) internVariants(views []hashing.View) uint32 {
 		if v.Trimmed {
 			t = 1
 		}
+		if v.Opened {
+			t |= 2
+		}
 		r := v.Region
 		k = append(k, t, byte(v.Orientation), byte(v.Angle), r.X, r.Y, r.W, r.H)
 	}

@@ -52,7 +52,7 @@ func NewUploadRecord(tenant, submissionID, creator string, q *hashing.Fingerprin
 	}
 	up, mi := q.Views[0], q.Views[1]
 	whole := func(v hashing.Variant, o hashing.Orientation) bool {
-		return v.Orientation == o && !v.Trimmed && v.Angle == 0 && v.Region.IsFull()
+		return v.Orientation == o && !v.Trimmed && !v.Opened && v.Angle == 0 && v.Region.IsFull()
 	}
 	if !whole(up.Variant, hashing.Identity) || !whole(mi.Variant, hashing.Mirror) {
 		return UploadRecord{}, false

@@ -114,9 +114,11 @@ func (x *Index) Match(ref *hashing.Fingerprint, th hashing.Thresholds) []Hit {
 	if ref == nil || len(ref.Views) == 0 {
 		return nil
 	}
-	refP := make([]uint64, len(ref.Views))
-	for i, v := range ref.Views {
-		refP[i] = uint64(v.P)
+	refP := make([]uint64, 0, len(ref.Views))
+	for _, v := range ref.Views {
+		if !v.Opened { // an upload's two stored views are never opened, so never pair with it
+			refP = append(refP, uint64(v.P))
+		}
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()

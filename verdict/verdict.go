@@ -75,8 +75,8 @@ type Match struct {
 }
 
 // Whole reports whether the whole picture matched the whole work, upright, as
-// hashing.Match.Whole does for the match it was built from: no trim, crop, turn or rotation,
-// and not only a part of the picture.
+// hashing.Match.Whole does for the match it was built from: no trim, crop, turn, rotation or
+// opening, and not only a part of the picture.
 func (m Match) Whole() bool {
 	return m.Orientation == hashing.Identity.String() && m.Angle == 0 && !m.Trimmed && !m.Opened &&
 		m.Region.IsFull() && m.UploadRegion.IsFull()
@@ -139,8 +139,8 @@ type Candidate struct {
 //     also matches, less strongly, works of other creators (a creator's own upload that
 //     resembles someone else's work); those matches are still listed, for a reviewer who
 //     wants to look;
-//   - the best match is of the whole picture (hashing.Match.Whole: no trim, crop, turn or
-//     rotation) and scores at least th.Forgery: LikelyForgery;
+//   - the best match is of the whole picture (hashing.Match.Whole: no trim, crop, turn,
+//     rotation or opening) and scores at least th.Forgery: LikelyForgery;
 //   - otherwise: Derivative.
 //
 // Suppressed candidates (Candidate.Suppressed) take no part in this: they are listed after
