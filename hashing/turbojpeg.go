@@ -42,6 +42,8 @@ import (
 const (
 	// turboPFGray is TJPF_GRAY: one byte per pixel, luminance only.
 	turboPFGray = 6
+	// turboPFRGBA is TJPF_RGBA: four bytes per pixel, alpha set to 0xFF.
+	turboPFRGBA = 7
 
 	// turboFlagStopOnWarning is TJFLAG_STOPONWARNING: abort on the first
 	// libjpeg warning (corrupt or truncated data) instead of finishing the
@@ -411,11 +413,44 @@ func turboDecodeGray(data []byte, minW, minH int) (*image.Gray, error) {
 // turboDecodeGrayFactor is turboDecodeGray that also returns the scaling
 // factor used (num/denom; 1/1, 1/2, 1/4, 1/8 or fractional ones like 3/8).
 func turboDecodeGrayFactor(data []byte, minW, minH int) (*image.Gray, turboScalingFactor, error) {
+	var img *image.Gray
+	f, err := turboDecodeInto(data, minW, minH, turboPFGray, func(sw, sh int) []byte {
+		img = image.NewGray(image.Rect(0, 0, sw, sh)) // Stride == sw
+		return img.Pix
+	})
+	if err != nil {
+		return nil, turboScalingFactor{}, err
+	}
+	return img, f, nil
+}
+
+// turboDecodeRGBA is turboDecodeGray in colour: an opaque RGBA image at the smallest
+// scale that is at least minW × minH.
+func turboDecodeRGBA(data []byte, minW, minH int) (*image.RGBA, error) {
+	var img *image.RGBA
+	_, err := turboDecodeInto(data, minW, minH, turboPFRGBA, func(sw, sh int) []byte {
+		img = image.NewRGBA(image.Rect(0, 0, sw, sh)) // Stride == 4*sw
+		return img.Pix
+	})
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// turboDecodeInto decodes data at the smallest scale that is at least minW × minH, in pixel
+// format pf (turboPFGray: one byte a pixel; turboPFRGBA: four), into the buffer alloc
+// returns for the scaled size, rows packed.
+func turboDecodeInto(data []byte, minW, minH, pf int, alloc func(sw, sh int) []byte) (turboScalingFactor, error) {
+	bpp := 1
+	if pf == turboPFRGBA {
+		bpp = 4
+	}
 	if !turboAvailable() {
-		return nil, turboScalingFactor{}, errTurboUnavailable
+		return turboScalingFactor{}, errTurboUnavailable
 	}
 	if len(data) == 0 {
-		return nil, turboScalingFactor{}, errTurboEmpty
+		return turboScalingFactor{}, errTurboEmpty
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -424,37 +459,37 @@ func turboDecodeGrayFactor(data []byte, minW, minH int) (*image.Gray, turboScali
 	// decode, and no handle can leak or be shared between goroutines.
 	hdl := turboJPEG.initDecompress()
 	if hdl == 0 {
-		return nil, turboScalingFactor{}, turboErrorFor(0)
+		return turboScalingFactor{}, turboErrorFor(0)
 	}
 	defer turboJPEG.destroy(hdl)
 
 	w, h, _, cs, err := turboReadHeader(hdl, data)
 	if err != nil {
-		return nil, turboScalingFactor{}, err
+		return turboScalingFactor{}, err
 	}
 	if cs == turboCSCMYK || cs == turboCSYCCK {
-		return nil, turboScalingFactor{}, errTurboUnsupported
+		return turboScalingFactor{}, errTurboUnsupported
 	}
 	f := turboPickScale(turboJPEG.factors, w, h, minW, minH)
 	sw, sh := turboScaled(w, f), turboScaled(h, f)
 	// JPEG dimensions are at most 65535, so sw*sh fits in an int on 64-bit;
 	// guard 32-bit platforms against overflow anyway.
-	if sw <= 0 || sh <= 0 || sw > (1<<31-1)/sh {
-		return nil, turboScalingFactor{}, fmt.Errorf("hashing: turbojpeg: scaled size %dx%d too large", sw, sh)
+	if sw <= 0 || sh <= 0 || sw > (1<<31-1)/sh/bpp {
+		return turboScalingFactor{}, fmt.Errorf("hashing: turbojpeg: scaled size %dx%d too large", sw, sh)
 	}
-	img := image.NewGray(image.Rect(0, 0, sw, sh)) // Stride == sw
+	pix := alloc(sw, sh)
 	// Passing exactly sw x sh makes tjDecompress2 pick the same factor: it
 	// chooses the largest factor whose output fits, and TJSCALED is monotonic.
 	// It never writes more than pitch*height bytes, even if it chose otherwise.
 	rc := turboJPEG.decompress2(hdl, unsafe.SliceData(data), uint(len(data)),
-		&img.Pix[0], int32(sw), int32(sw), int32(sh), turboPFGray, turboDecodeFlags)
+		&pix[0], int32(sw), int32(sw*bpp), int32(sh), int32(pf), turboDecodeFlags)
 	runtime.KeepAlive(data)
-	runtime.KeepAlive(img)
+	runtime.KeepAlive(pix)
 	if rc != 0 {
 		// With TJFLAG_STOPONWARNING, TJERR_WARNING means libjpeg hit corrupt or
 		// truncated data and stopped early: the rows below are unset, so a
 		// warning is never treated as success here.
-		return nil, turboScalingFactor{}, turboErrorFor(hdl)
+		return turboScalingFactor{}, turboErrorFor(hdl)
 	}
-	return img, f, nil
+	return f, nil
 }

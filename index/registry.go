@@ -230,7 +230,7 @@ func (r *Registry) Prepare(ctx context.Context, data []byte, meta WorkMeta) (*Pe
 		return p, nil
 	}
 	w.Fingerprint = img.Fingerprint(hashing.Reference)
-	if w.Thumbnail, err = makeThumbnail(data, img.Orientation); err != nil {
+	if w.Thumbnail, err = makeThumbnail(r.cfg.Hashing, data, img.Orientation); err != nil {
 		r.log.Warn("no thumbnail", zap.String("sha256", w.SHA256), zap.Error(err))
 	}
 	if err := w.Validate(); err != nil {

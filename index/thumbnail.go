@@ -24,20 +24,23 @@ var thumbnailQualities = []int{85, 75, 65, 55, 45, 35}
 // Thumbnail returns the thumbnail of an image as works carry it (see makeThumbnail), for
 // other records that show a picture (review cases). data must have been accepted by
 // hashing.Config.Decode.
-func Thumbnail(data []byte, o hashing.Orientation) ([]byte, error) { return makeThumbnail(data, o) }
+func Thumbnail(data []byte, o hashing.Orientation) ([]byte, error) {
+	return makeThumbnail(hashing.DefaultConfig(), data, o)
+}
 
 // makeThumbnail returns the thumbnail of an image: a JPEG of at most MaxThumbnailSize bytes,
 // at most ThumbnailSide pixels on its longer side, turned upright by o, with transparency
 // flattened onto white. data must have been accepted by hashing.Config.Decode, whose limits
-// bound what decoding it here costs; this decode is the full-resolution one of Go's
-// decoders, which the colour thumbnail needs. It never panics.
-func makeThumbnail(data []byte, o hashing.Orientation) (thumb []byte, err error) {
+// bound what decoding it here costs; a JPEG is decoded in colour at reduced scale when cfg
+// allows libturbojpeg (hashing.Config.DecodeForDisplay), anything else at full size by Go's
+// decoders. It never panics.
+func makeThumbnail(cfg hashing.Config, data []byte, o hashing.Orientation) (thumb []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			thumb, err = nil, fmt.Errorf("thumbnail: decoder panic: %v", p)
 		}
 	}()
-	src, _, err := image.Decode(bytes.NewReader(data))
+	src, err := cfg.DecodeForDisplay(data, 4*ThumbnailSide)
 	if err != nil {
 		return nil, fmt.Errorf("thumbnail: decode: %w", err)
 	}
