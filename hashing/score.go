@@ -117,7 +117,7 @@ func (m Match) Describe() string {
 
 // Whole reports whether the whole upload matched the whole work, upright: no trim, crop,
 // turn, rotation or opening of either was needed.
-func (m Match) Whole() bool { return m.Upload.whole() && m.UploadRegion.IsFull() }
+func (m Match) Whole() bool { return m.Upload.Whole() && m.UploadRegion.IsFull() }
 
 // Compare returns the best pairing of the query's views with the reference's views, each
 // scored by PairScore. It does not apply a threshold; see Thresholds.Accept.
@@ -161,7 +161,7 @@ func PairScore(q, r Variant, d Distances) float64 {
 		return -1
 	}
 	s := Score(d) - penalty(q, r)
-	if q.whole() && r.whole() {
+	if q.Whole() && r.Whole() {
 		s = max(s, perceptionScore(d.P))
 	}
 	return s
@@ -180,8 +180,8 @@ func (t Thresholds) Margin(m Match, lowDetail bool) float64 {
 	return m.Score - t.Match
 }
 
-// whole reports whether the variant is the whole picture, upright: no trim, crop, turn,
+// Whole reports whether the variant is the whole picture, upright: no trim, crop, turn,
 // rotation or opening.
-func (v Variant) whole() bool {
+func (v Variant) Whole() bool {
 	return !v.Trimmed && !v.Opened && v.Orientation == Identity && v.Angle == 0 && v.Region.IsFull()
 }

@@ -51,8 +51,10 @@ func NewUploadRecord(tenant, submissionID, creator string, q *hashing.Fingerprin
 		return UploadRecord{}, false
 	}
 	up, mi := q.Views[0], q.Views[1]
-	whole := func(v hashing.Variant, o hashing.Orientation) bool {
-		return v.Orientation == o && !v.Trimmed && !v.Opened && v.Angle == 0 && v.Region.IsFull()
+	whole := func(v hashing.Variant, o hashing.Orientation) bool { // the whole picture turned by o
+		turned := v.Orientation == o
+		v.Orientation = hashing.Identity
+		return turned && v.Whole()
 	}
 	if !whole(up.Variant, hashing.Identity) || !whole(mi.Variant, hashing.Mirror) {
 		return UploadRecord{}, false

@@ -88,3 +88,35 @@ func testUploadLog(t *testing.T, s index.UploadLog) {
 		t.Fatalf("AppendUpload(bad tenant) = %v", err)
 	}
 }
+
+// TestNewUploadRecordNeedsWholeViews checks that a record is made only from a fingerprint whose
+// first two views are the whole picture upright and mirrored: not trimmed, opened, cropped or
+// rotated.
+func TestNewUploadRecordNeedsWholeViews(t *testing.T) {
+	t.Parallel()
+	up, mi := hashing.Variant{Region: hashing.Full}, hashing.Variant{Orientation: hashing.Mirror, Region: hashing.Full}
+	fp := func(a, b hashing.Variant) *hashing.Fingerprint {
+		return &hashing.Fingerprint{Version: hashing.FormatVersion, Views: []hashing.View{{Variant: a}, {Variant: b}}}
+	}
+	if _, ok := index.NewUploadRecord("shop", "x", "", fp(up, mi)); !ok {
+		t.Fatal("no record from the whole picture upright and mirrored")
+	}
+	for name, v := range map[string]hashing.Variant{
+		"trimmed": {Trimmed: true, Region: hashing.Full},
+		"opened":  {Opened: true, Region: hashing.Full},
+		"cropped": {Region: hashing.Region{X: 10, Y: 10, W: 80, H: 80}},
+		"rotated": {Angle: 4, Region: hashing.Full},
+		"turned":  {Orientation: hashing.Rot90, Region: hashing.Full},
+	} {
+		if _, ok := index.NewUploadRecord("shop", "x", "", fp(v, mi)); ok {
+			t.Errorf("a record from an upright view that is %s", name)
+		}
+		m := v
+		if m.Orientation == hashing.Identity {
+			m.Orientation = hashing.Mirror
+		}
+		if _, ok := index.NewUploadRecord("shop", "x", "", fp(up, m)); ok {
+			t.Errorf("a record from a mirrored view that is %s", name)
+		}
+	}
+}
