@@ -551,11 +551,13 @@ func (qv *qview) hash(k int) uint64 {
 
 // boundsKey is what the bounds of a query view's pairings depend on.
 type boundsKey struct {
-	v           hashing.Variant
-	match, low  uint64 // the thresholds' bits (a NaN is then a key like any other)
-	lowQuery    bool
-	maxP        int
-	penalties   [5]float64
+	v          hashing.Variant
+	match, low uint64 // the thresholds' bits (a NaN is then a key like any other)
+	lowQuery   bool
+	maxP       int
+	// penalties is hashing.Penalties: a penalty added there fails to compile here, rather
+	// than leaving the memo's key short of it.
+	penalties   struct{ Orient, Crop, Rotate, Trim, Open float64 }
 	variantSets int // variant lists in the snapshot: they are append-only within a state
 }
 
@@ -579,9 +581,8 @@ const maxBoundsMemo = 4096
 // D, the largest D at which PairScore(v, u, {P: a+1, D}) reaches one. Over the variants of the
 // group's views, p and b are the largest.
 func (m *Matcher) bounds(sn *snapshot, v hashing.Variant, th hashing.Thresholds, lowQuery bool) *[numGroups]bounds {
-	pen := hashing.Penalties
 	k := boundsKey{v: v, match: math.Float64bits(th.Match), low: math.Float64bits(th.LowDetail), lowQuery: lowQuery,
-		maxP: hashing.MaxPDistance, penalties: [5]float64{pen.Orient, pen.Crop, pen.Rotate, pen.Trim, pen.Open}, variantSets: len(sn.vlists)}
+		maxP: hashing.MaxPDistance, penalties: hashing.Penalties, variantSets: len(sn.vlists)}
 	memo := sn.memo
 	if r, ok := memo.m.Load(k); ok {
 		return r.(*[numGroups]bounds)
