@@ -31,8 +31,8 @@ type axisWeights struct {
 	// taps is the most weights of an output, and padded holds every output's weights padded
 	// with zeros to taps, reading from padLo[i]: zeros before or after the weights change no
 	// sum (s + 0·x is s), so the padded sums are the same numbers, without a loop of its
-	// own length per output. Nil when the source is shorter than taps, which no downscale
-	// (taps ≤ in) or upscale (taps ≤ 2) makes: a guard, kept for safety.
+	// own length per output. An output's weights read indexes inside the source, so taps is
+	// never more than the source's length and the padded window always fits in it.
 	taps   int
 	padded []float32
 	padLo  []int
@@ -79,9 +79,6 @@ func newAxisWeights(in, out int) *axisWeights {
 			aw.feeds[j] = append(aw.feeds[j], feed{i, w})
 		}
 		aw.taps = max(aw.taps, len(ws))
-	}
-	if aw.taps > in {
-		return aw
 	}
 	aw.padded, aw.padLo = make([]float32, out*aw.taps), make([]int, out)
 	for i, ws := range aw.w {
@@ -255,33 +252,24 @@ func resampleRows(row func(y int) []float32, iw, ih, ow, oh int) []float32 {
 			continue
 		}
 		src := row(y)
-		switch t := xs.taps; {
-		case xs.padded != nil && t == 4:
+		switch t := xs.taps; t {
+		case 4:
 			for i, lo := range xs.padLo {
 				in := src[lo : lo+4 : lo+4]
 				w := xs.padded[i*4 : i*4+4 : i*4+4]
 				hrow[i] = w[0]*in[0] + w[1]*in[1] + w[2]*in[2] + w[3]*in[3]
 			}
-		case xs.padded != nil && t == 5:
+		case 5:
 			for i, lo := range xs.padLo {
 				in := src[lo : lo+5 : lo+5]
 				w := xs.padded[i*5 : i*5+5 : i*5+5]
 				hrow[i] = w[0]*in[0] + w[1]*in[1] + w[2]*in[2] + w[3]*in[3] + w[4]*in[4]
 			}
-		case xs.padded != nil:
+		default:
 			for i, lo := range xs.padLo {
 				in := src[lo : lo+t]
 				ws := xs.padded[i*t : i*t+t]
 				ws = ws[:len(in)]
-				var s float32
-				for k, w := range ws {
-					s += w * in[k]
-				}
-				hrow[i] = s
-			}
-		default:
-			for i, ws := range xs.w {
-				in := src[xs.lo[i] : xs.lo[i]+len(ws)]
 				var s float32
 				for k, w := range ws {
 					s += w * in[k]
