@@ -20,8 +20,9 @@
 // A Query fingerprint (an upload) holds the picture in its eight orientations; a Reference
 // fingerprint (a registered work) holds the upright picture plus the crops and rotations
 // copiers make. Both hold an opened view of the whole picture (light overlays such as tiled
-// watermarks removed), compared only with each other. Fingerprints have a stable, versioned binary form (MarshalBinary) and text
-// form ("afp1." + base64url), never goimagehash's gob dump.
+// watermarks removed), compared only with each other. Fingerprints have a stable, versioned
+// binary form (MarshalBinary) and text form ("afp1." + base64url), never goimagehash's gob
+// dump.
 //
 // goimagehash is only ever handed images this package made (64×64, 9×8 and 8×8 gray), so
 // its resizer, whose goroutines a recover cannot reach, never sees a hostile image.

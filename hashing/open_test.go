@@ -11,21 +11,8 @@ import (
 // up to 40 (the tail included).
 func TestCombineBytes(t *testing.T) {
 	t.Parallel()
-	for a := range 256 {
-		for b := range 256 {
-			x, y := uint64(a)*0x0101010101010101, uint64(b)*0x0101010101010101
-			lo, hi := minBytes(x, y), maxBytes(x, y)
-			for i := range 8 {
-				xa, yb := uint8(x>>(8*i)), uint8(y>>(8*i))
-				if uint8(lo>>(8*i)) != min(xa, yb) || uint8(hi>>(8*i)) != max(xa, yb) {
-					t.Fatalf("minBytes, maxBytes(%#x, %#x) byte %d: %#x, %#x", x, y, i, uint8(lo>>(8*i)), uint8(hi>>(8*i)))
-				}
-			}
-		}
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for range 100000 { // lanes of different values, where a borrow would cross lanes
-		x, y := rng.Uint64(), rng.Uint64()
+	words := func(x, y uint64) {
+		t.Helper()
 		lo, hi := minBytes(x, y), maxBytes(x, y)
 		for i := range 8 {
 			xa, yb := uint8(x>>(8*i)), uint8(y>>(8*i))
@@ -33,6 +20,15 @@ func TestCombineBytes(t *testing.T) {
 				t.Fatalf("minBytes, maxBytes(%#x, %#x) byte %d: %#x, %#x", x, y, i, uint8(lo>>(8*i)), uint8(hi>>(8*i)))
 			}
 		}
+	}
+	for a := range 256 {
+		for b := range 256 {
+			words(uint64(a)*0x0101010101010101, uint64(b)*0x0101010101010101)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100000 { // lanes of different values, where a borrow would cross lanes
+		words(rng.Uint64(), rng.Uint64())
 	}
 	for n := range 41 {
 		a, b := make([]uint8, n), make([]uint8, n)

@@ -35,9 +35,9 @@ var weights = [3]float64{2, 1, 0.25}
 var MaxPDistance = 12
 
 // Penalties are subtracted from the score of a pairing of views that needed a turn, a crop,
-// a rotation, a trim or an opening (Open: both views opened). Each such view is one more chance for two unrelated pictures to look
-// alike, so a match through it must show more likeness than a match of the plain pictures;
-// the values are set on the accuracy benchmark.
+// a rotation, a trim or an opening (Open: both views opened). Each such view is one more
+// chance for two unrelated pictures to look alike, so a match through it must show more
+// likeness than a match of the plain pictures; the values are set on the accuracy benchmark.
 var Penalties = struct{ Orient, Crop, Rotate, Trim, Open float64 }{Orient: 0.04, Crop: 0.06, Rotate: 0.06, Trim: 0.04, Open: 0.06}
 
 // penalty is the handicap of pairing query view q with reference view r.
